@@ -1,0 +1,62 @@
+"""The FastAPI application: routes from every area, lifecycle of the runtime."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from dongne import __version__
+from dongne.api.problems import install_problem_handlers, problem_response
+from dongne.geo.api import router as regions_router
+from dongne.runtime import Runtime
+
+
+def create_app(runtime: Runtime) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await runtime.open()
+        try:
+            yield
+        finally:
+            await runtime.close()
+
+    app = FastAPI(
+        title="dongne API (동네물어봐)",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+    )
+    app.state.runtime = runtime
+    install_problem_handlers(app)
+    app.include_router(regions_router, prefix="/api/v1")
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False, response_model=None)
+    async def readyz(request: Request) -> JSONResponse | dict[str, str]:
+        checks: dict[str, str] = {}
+        try:
+            async with runtime.router.connection() as conn:
+                await conn.execute("SELECT 1")
+            checks["database"] = "ok"
+        except Exception as error:  # noqa: BLE001 - any failure means "not ready"
+            checks["database"] = f"unavailable: {type(error).__name__}"
+        try:
+            await runtime.redis.ping()
+            checks["redis"] = "ok"
+        except Exception as error:  # noqa: BLE001
+            checks["redis"] = f"unavailable: {type(error).__name__}"
+        if all(value == "ok" for value in checks.values()):
+            return checks
+        return problem_response(
+            request, 503, "서비스 준비 중입니다", ", ".join(f"{k}: {v}" for k, v in checks.items()),
+            slug="not-ready",
+        )
+
+    return app

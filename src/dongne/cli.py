@@ -1,0 +1,213 @@
+"""The ``dongne`` command. Errors are one plain line on stderr and exit status 1."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import socket
+import subprocess
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import psycopg
+import typer
+from pydantic import ValidationError
+from redis.exceptions import RedisError
+
+from dongne.config import Settings
+from dongne.db import migrate as migrations
+from dongne.embedded.home import HomeInUseError
+from dongne.embedded.postgres import POSTGRES_BIN_PATH, PostgresStartError
+from dongne.embedded.redis import RedisStartError
+from dongne.embedded.stack import ServerUrls
+from dongne.geo.boundaries import BoundaryFileError
+from dongne.geo.services import InvalidCoordinatesError, OutsideServiceAreaError
+from dongne.runtime import Runtime, prepare_database, servers
+
+app = typer.Typer(help="dongne (동네물어봐): hyperlocal Q&A for Jeju.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema and access.", no_args_is_help=True)
+regions_app = typer.Typer(help="Regions and their boundaries.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(regions_app, name="regions")
+
+T = TypeVar("T")
+
+_USER_ERRORS = (
+    HomeInUseError,
+    PostgresStartError,
+    RedisStartError,
+    migrations.MigrationError,
+    BoundaryFileError,
+    InvalidCoordinatesError,
+    OutsideServiceAreaError,
+    psycopg.OperationalError,
+    RedisError,
+    FileNotFoundError,
+    ValueError,
+)
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+def _run(settings: Settings, urls: ServerUrls, work: Callable[[Runtime], Awaitable[T]]) -> T:
+    async def run() -> T:
+        runtime = Runtime.build(settings, urls)
+        await runtime.open()
+        try:
+            return await work(runtime)
+        finally:
+            await runtime.close()
+
+    return asyncio.run(run())
+
+
+def _with_runtime(settings: Settings, work: Callable[[Runtime], Awaitable[T]]) -> T:
+    """Run ``work`` against the configured servers, starting embedded ones if needed."""
+    with servers(settings) as urls:
+        prepare_database(settings, urls)
+        return _run(settings, urls, work)
+
+
+def _check_port_free(host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                raise ValueError(
+                    f"port {port} on {host} is already in use; set DONGNE_API_PORT"
+                ) from None
+            raise
+
+
+@app.command()
+def up(
+    host: Annotated[str | None, typer.Option(help="Address to serve on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to serve on.")] = None,
+) -> None:
+    """Start PostgreSQL, Redis and the API; Ctrl-C stops everything cleanly."""
+    import uvicorn
+
+    from dongne.api.app import create_app
+    from dongne.geo.services import load_regions
+
+    settings = _settings()
+    host = host or settings.api_host
+    port = port or settings.api_port
+    _check_port_free(host, port)
+    with servers(settings, own=True) as urls:
+        applied = prepare_database(settings, urls)
+        if applied:
+            typer.echo(f"applied {len(applied)} migration(s)")
+
+        async def load(runtime: Runtime) -> None:
+            report = await load_regions(runtime.router)
+            typer.echo(f"regions: {report.regions} known, {report.changed} updated")
+
+        _run(settings, urls, load)
+        runtime = Runtime.build(settings, urls)
+        typer.echo(f"dongne is up: API http://{host}:{port}/api/v1 — docs http://{host}:{port}/docs")
+        typer.echo("press Ctrl-C to stop")
+        config = uvicorn.Config(create_app(runtime), host=host, port=port, log_level="info")
+        uvicorn.Server(config).run()
+    typer.echo("dongne stopped; data kept in " + str(settings.home.resolve()))
+
+
+@db_app.command("migrate")
+def db_migrate(
+    to: Annotated[int | None, typer.Option(help="Stop after this migration version.")] = None,
+) -> None:
+    """Apply pending migrations (each in its own transaction)."""
+    settings = _settings()
+    with servers(settings) as urls:
+        applied = migrations.migrate(urls.database_url, target=to)
+        for migration in applied:
+            typer.echo(f"applied {migration.version:04d}_{migration.name}")
+        if not applied:
+            typer.echo("database is up to date")
+
+
+@db_app.command("status")
+def db_status() -> None:
+    """Show applied and pending migrations."""
+    settings = _settings()
+    with servers(settings) as urls, psycopg.connect(urls.database_url, autocommit=True) as conn:
+        state = migrations.status(conn)
+        typer.echo(f"current version: {state.current}")
+        for migration in migrations.load_migrations():
+            mark = "pending" if migration in state.pending else "applied"
+            typer.echo(f"  {migration.version:04d}_{migration.name}: {mark}")
+
+
+@db_app.command("psql", context_settings={"allow_extra_args": True})
+def db_psql(ctx: typer.Context) -> None:
+    """Open psql on the database (extra arguments are passed to psql)."""
+    settings = _settings()
+    with servers(settings) as urls:
+        code = subprocess.call([str(POSTGRES_BIN_PATH / "psql"), urls.database_url, *ctx.args])
+    raise typer.Exit(code)
+
+
+@regions_app.command("load")
+def regions_load(
+    file: Annotated[
+        Path | None, typer.Option(help="A KOSTAT boundary GeoJSON (default: the bundled one).")
+    ] = None,
+) -> None:
+    """Load region boundaries; loading the same file twice changes nothing."""
+    from dongne.geo.services import load_regions
+
+    async def work(runtime: Runtime) -> None:
+        report = await load_regions(runtime.router, file)
+        typer.echo(f"regions: {report.regions} in file, {report.changed} inserted or updated")
+
+    _with_runtime(_settings(), work)
+
+
+@regions_app.command("resolve")
+def regions_resolve(lat: float, lng: float) -> None:
+    """Print the district for a latitude/longitude."""
+    from dongne.geo.services import resolve
+
+    async def work(runtime: Runtime) -> None:
+        hit = await resolve(runtime.router, lat, lng)
+        suffix = f" (snapped {hit.distance_km} km)" if hit.snapped else ""
+        typer.echo(f"{hit.code} {hit.name}{suffix}")
+
+    _with_runtime(_settings(), work)
+
+
+@app.command()
+def seed(
+    demo: Annotated[bool, typer.Option("--demo", help="Load realistic demo Q&A.")] = False,
+    questions: Annotated[int, typer.Option(min=1, max=5000)] = 300,
+) -> None:
+    """Fill the database with demo neighbours, questions and answers."""
+    if not demo:
+        raise ValueError("nothing to seed: pass --demo")
+    from dongne.geo.services import load_regions
+    from dongne.seed.demo import seed_demo
+
+    async def work(runtime: Runtime) -> None:
+        await load_regions(runtime.router)
+        report = await seed_demo(runtime.router, questions=questions)
+        typer.echo(report)
+
+    _with_runtime(_settings(), work)
+
+
+def main() -> None:
+    try:
+        app()
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "settings"
+        typer.echo(f"dongne: error: invalid configuration {where}: {first['msg']}", err=True)
+        sys.exit(1)
+    except _USER_ERRORS as error:
+        typer.echo(f"dongne: error: {error}", err=True)
+        sys.exit(1)

@@ -1,0 +1,91 @@
+"""Typed, fail-closed configuration: every setting comes from ``DONGNE_*``.
+
+Development defaults start private embedded servers under ``DONGNE_HOME``;
+production refuses to start unless real servers and a secret are configured.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class PoolSettings(BaseSettings):
+    """Sizes and statement timeouts of one workload class's connection pool."""
+
+    min_size: int = Field(ge=0)
+    max_size: int = Field(ge=1)
+    statement_timeout_ms: int = Field(ge=0)
+    acquire_timeout_s: float = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _min_not_above_max(self) -> PoolSettings:
+        if self.min_size > self.max_size:
+            raise ValueError("min_size must not exceed max_size")
+        return self
+
+
+def _read_pool() -> PoolSettings:
+    return PoolSettings(min_size=2, max_size=20, statement_timeout_ms=30_000, acquire_timeout_s=5)
+
+
+def _write_pool() -> PoolSettings:
+    return PoolSettings(min_size=1, max_size=10, statement_timeout_ms=10_000, acquire_timeout_s=2)
+
+
+def _background_pool() -> PoolSettings:
+    return PoolSettings(min_size=0, max_size=4, statement_timeout_ms=0, acquire_timeout_s=10)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="DONGNE_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    environment: Literal["development", "test", "production"] = "development"
+    home: Path = Path(".dongne")
+    database_url: str | None = None
+    redis_url: str | None = None
+    shards_file: Path | None = None
+    default_shard: str = Field(default="jeju", pattern=r"^[a-z][a-z0-9_]{0,30}$")
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=1, le=65535)
+    secret_key: SecretStr | None = None
+    read_pool: PoolSettings = Field(default_factory=_read_pool)
+    write_pool: PoolSettings = Field(default_factory=_write_pool)
+    background_pool: PoolSettings = Field(default_factory=_background_pool)
+    partitions_ahead_months: int = Field(default=3, ge=1, le=24)
+
+    @model_validator(mode="after")
+    def _production_needs_real_servers(self) -> Settings:
+        if self.environment != "production":
+            return self
+        missing = [
+            name
+            for name, value in (
+                ("DONGNE_DATABASE_URL", self.database_url or self.shards_file),
+                ("DONGNE_REDIS_URL", self.redis_url),
+                ("DONGNE_SECRET_KEY", self.secret_key),
+            )
+            if not value
+        ]
+        if missing:
+            raise ValueError(f"production requires {', '.join(missing)}")
+        return self
+
+    @property
+    def uses_embedded_postgres(self) -> bool:
+        return self.database_url is None and self.shards_file is None
+
+    @property
+    def uses_embedded_redis(self) -> bool:
+        return self.redis_url is None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

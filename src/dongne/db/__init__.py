@@ -1,0 +1,1 @@
+"""PostgreSQL: migrations, the shard router and its pools."""

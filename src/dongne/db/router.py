@@ -1,0 +1,221 @@
+"""The one door to PostgreSQL: a router that hands out connections by shard and workload.
+
+Every query asks the router for a connection for a region (or a shard) and a
+workload class. Each shard has a primary and optional replicas; each workload
+class has its own pool with its own size and statement timeout, as the
+specification's pool manager describes (read-heavy, write-critical, background).
+Adding shards later changes the shard map, not the callers.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+from psycopg import AsyncConnection
+from psycopg.rows import DictRow, dict_row
+from psycopg_pool import AsyncConnectionPool
+
+from dongne.config import PoolSettings, Settings
+
+
+class Workload(StrEnum):
+    READ = "read"
+    WRITE = "write"
+    BACKGROUND = "background"
+
+
+class UnknownShardError(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class ShardConfig:
+    """One shard: a primary, its read replicas, and the region-code prefixes it owns."""
+
+    name: str
+    primary: str
+    replicas: tuple[str, ...] = ()
+    region_prefixes: tuple[str, ...] = ()
+
+
+@dataclass
+class _ShardPools:
+    write: AsyncConnectionPool[AsyncConnection[DictRow]]
+    background: AsyncConnectionPool[AsyncConnection[DictRow]]
+    reads: list[AsyncConnectionPool[AsyncConnection[DictRow]]]
+    _next_read: itertools.cycle[int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._next_read = itertools.cycle(range(len(self.reads)))
+
+    def for_workload(self, workload: Workload) -> AsyncConnectionPool[AsyncConnection[DictRow]]:
+        if workload is Workload.WRITE:
+            return self.write
+        if workload is Workload.BACKGROUND:
+            return self.background
+        return self.reads[next(self._next_read)]
+
+    def all(self) -> list[AsyncConnectionPool[AsyncConnection[DictRow]]]:
+        unique = {id(pool): pool for pool in [self.write, self.background, *self.reads]}
+        return list(unique.values())
+
+
+def shards_from_settings(settings: Settings, database_url: str) -> list[ShardConfig]:
+    """The shard map: a JSON shards file, or one default shard on ``database_url``."""
+    if settings.shards_file is None:
+        return [ShardConfig(name=settings.default_shard, primary=database_url)]
+    return load_shards_file(settings.shards_file)
+
+
+def load_shards_file(path: Path) -> list[ShardConfig]:
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        shards = [
+            ShardConfig(
+                name=str(item["name"]),
+                primary=str(item["primary"]),
+                replicas=tuple(str(r) for r in item.get("replicas", [])),
+                region_prefixes=tuple(str(p) for p in item.get("regions", [])),
+            )
+            for item in raw["shards"]
+        ]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ValueError(f"shards file {path} is not valid: {error}") from error
+    if not shards:
+        raise ValueError(f"shards file {path} lists no shards")
+    return shards
+
+
+class ShardRouter:
+    def __init__(
+        self,
+        shards: list[ShardConfig],
+        *,
+        default_shard: str,
+        pool_settings: dict[Workload, PoolSettings],
+    ) -> None:
+        names = [s.name for s in shards]
+        if len(set(names)) != len(names):
+            raise ValueError("shard names must be unique")
+        if default_shard not in names:
+            raise UnknownShardError(f"default shard {default_shard!r} is not configured")
+        self.default_shard = default_shard
+        self._shards = {s.name: s for s in shards}
+        self._pool_settings = pool_settings
+        self._pools: dict[str, _ShardPools] = {}
+
+    @classmethod
+    def from_settings(cls, settings: Settings, database_url: str) -> ShardRouter:
+        return cls(
+            shards_from_settings(settings, database_url),
+            default_shard=settings.default_shard,
+            pool_settings={
+                Workload.READ: settings.read_pool,
+                Workload.WRITE: settings.write_pool,
+                Workload.BACKGROUND: settings.background_pool,
+            },
+        )
+
+    @property
+    def shard_names(self) -> list[str]:
+        return list(self._shards)
+
+    def shard_for_region(self, region_code: str | None) -> str:
+        """The shard owning a region: the longest matching prefix, else the default."""
+        if region_code:
+            best = max(
+                (
+                    (len(prefix), shard.name)
+                    for shard in self._shards.values()
+                    for prefix in shard.region_prefixes
+                    if region_code == prefix or region_code.startswith(prefix + "-")
+                ),
+                default=None,
+            )
+            if best is not None:
+                return best[1]
+        return self.default_shard
+
+    async def open(self) -> None:
+        for shard in self._shards.values():
+            self._pools[shard.name] = await self._open_shard(shard)
+
+    async def close(self) -> None:
+        for pools in self._pools.values():
+            for pool in pools.all():
+                await pool.close()
+        self._pools.clear()
+
+    @asynccontextmanager
+    async def connection(
+        self,
+        workload: Workload = Workload.READ,
+        *,
+        region: str | None = None,
+        shard: str | None = None,
+    ) -> AsyncIterator[AsyncConnection[DictRow]]:
+        """A pooled autocommit connection; use ``conn.transaction()`` for writes."""
+        name = shard or self.shard_for_region(region)
+        if name not in self._pools:
+            raise UnknownShardError(f"shard {name!r} is not open")
+        pool = self._pools[name].for_workload(workload)
+        settings = self._pool_settings[workload]
+        async with pool.connection(timeout=settings.acquire_timeout_s) as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def transaction(
+        self, *, region: str | None = None, shard: str | None = None
+    ) -> AsyncIterator[AsyncConnection[DictRow]]:
+        """A write connection inside one transaction: the use case's unit of work."""
+        async with (
+            self.connection(Workload.WRITE, region=region, shard=shard) as conn,
+            conn.transaction(),
+        ):
+            yield conn
+
+    def pool_stats(self) -> dict[str, dict[str, int]]:
+        stats: dict[str, dict[str, int]] = {}
+        for shard, pools in self._pools.items():
+            for pool in pools.all():
+                stats[f"{shard}/{pool.name}"] = dict(pool.get_stats())
+        return stats
+
+    async def _open_shard(self, shard: ShardConfig) -> _ShardPools:
+        write = await self._open_pool(shard.name, Workload.WRITE, shard.primary)
+        background = await self._open_pool(shard.name, Workload.BACKGROUND, shard.primary)
+        read_targets = shard.replicas or (shard.primary,)
+        reads = [
+            await self._open_pool(shard.name, Workload.READ, url, index)
+            for index, url in enumerate(read_targets)
+        ]
+        return _ShardPools(write=write, background=background, reads=reads)
+
+    async def _open_pool(
+        self, shard: str, workload: Workload, conninfo: str, index: int = 0
+    ) -> AsyncConnectionPool[AsyncConnection[DictRow]]:
+        settings = self._pool_settings[workload]
+        name = f"{workload.value}-{index}" if workload is Workload.READ else workload.value
+        pool: AsyncConnectionPool[AsyncConnection[DictRow]] = AsyncConnectionPool(
+            conninfo,
+            name=name,
+            min_size=settings.min_size,
+            max_size=settings.max_size,
+            timeout=settings.acquire_timeout_s,
+            open=False,
+            connection_class=AsyncConnection[DictRow],
+            kwargs={
+                "autocommit": True,
+                "row_factory": dict_row,
+                "application_name": f"dongne-{shard}-{name}",
+                "options": f"-c statement_timeout={settings.statement_timeout_ms}",
+            },
+        )
+        await pool.open(wait=settings.min_size > 0, timeout=30)
+        return pool

@@ -1,0 +1,1 @@
+"""Regions: Jeju's real administrative boundaries and point-to-district resolution."""

@@ -1,0 +1,103 @@
+"""Shared fixtures: one embedded PostgreSQL and Redis per test session, a
+migrated template database built once, and a fresh clone of it per test module."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg.rows import DictRow, dict_row
+
+from dongne.config import Settings
+from dongne.db.migrate import ensure_partitions, migrate
+from dongne.db.router import ShardRouter
+from dongne.embedded.postgres import EmbeddedPostgres
+from dongne.embedded.redis import EmbeddedRedis
+from dongne.geo.services import load_regions
+from tests.support.servers import create_database, drop_database
+
+TEMPLATE = "dongne_template"
+
+
+@pytest.fixture(scope="session")
+def test_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("home")
+
+
+@pytest.fixture(scope="session")
+def pg(test_home: Path) -> Iterator[EmbeddedPostgres]:
+    server = EmbeddedPostgres.under(test_home)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server(test_home: Path) -> Iterator[EmbeddedRedis]:
+    server = EmbeddedRedis.under(test_home)
+    server.start()
+    yield server
+    server.stop()
+
+
+def _settings(database_url: str, redis_url: str, home: Path) -> Settings:
+    return Settings(
+        environment="test", home=home, database_url=database_url, redis_url=redis_url
+    )
+
+
+@pytest.fixture(scope="session")
+def template_db(pg: EmbeddedPostgres, redis_server: EmbeddedRedis, test_home: Path) -> str:
+    """Migrate once and load the regions; every module clones this database."""
+    create_database(pg.url, TEMPLATE)
+    url = pg.database_url(TEMPLATE)
+    migrate(url)
+    with psycopg.connect(url, autocommit=True) as conn:
+        ensure_partitions(conn, 3)
+
+    async def load() -> None:
+        router = ShardRouter.from_settings(
+            _settings(url, redis_server.url, test_home), url
+        )
+        await router.open()
+        try:
+            await load_regions(router)
+        finally:
+            await router.close()
+
+    asyncio.run(load())
+    return TEMPLATE
+
+
+@pytest.fixture(scope="module")
+def database_url(
+    request: pytest.FixtureRequest, pg: EmbeddedPostgres, template_db: str
+) -> Iterator[str]:
+    name = "test_" + re.sub(r"[^a-z0-9]+", "_", request.module.__name__.lower())[-50:]
+    create_database(pg.url, name, template=template_db)
+    yield pg.database_url(name)
+    drop_database(pg.url, name)
+
+
+@pytest.fixture(scope="module")
+def settings(database_url: str, redis_server: EmbeddedRedis, test_home: Path) -> Settings:
+    return _settings(database_url, redis_server.url, test_home)
+
+
+@pytest.fixture(scope="module")
+async def router(settings: Settings, database_url: str) -> AsyncIterator[ShardRouter]:
+    shard_router = ShardRouter.from_settings(settings, database_url)
+    await shard_router.open()
+    yield shard_router
+    await shard_router.close()
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[psycopg.Connection[DictRow]]:
+    """A plain autocommit connection for arranging and asserting."""
+    with psycopg.connect(database_url, autocommit=True, row_factory=dict_row) as conn:
+        yield conn

@@ -1,0 +1,71 @@
+"""Rows for tests, written with plain SQL so the database's own rules apply."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from psycopg.rows import DictRow
+
+_counter = itertools.count(1)
+
+AEWOL = "KR-49-01-02"
+HALLIM = "KR-49-01-01"
+
+
+def make_user(db: psycopg.Connection[DictRow], **fields: Any) -> UUID:
+    n = next(_counter)
+    values = {"email": f"user{n}@example.kr", "nickname": f"이웃{n}", "region_code": AEWOL}
+    values.update(fields)
+    columns = ", ".join(values)
+    placeholders = ", ".join(f"%({k})s" for k in values)
+    row = db.execute(
+        f"INSERT INTO users ({columns}) VALUES ({placeholders}) RETURNING id",  # noqa: S608
+        values,
+    ).fetchone()
+    assert row is not None
+    user_id: UUID = row["id"]
+    return user_id
+
+
+def make_question(db: psycopg.Connection[DictRow], user_id: UUID, **fields: Any) -> UUID:
+    n = next(_counter)
+    values: dict[str, Any] = {
+        "user_id": user_id,
+        "title": f"애월 근처 맛집 추천해 주세요 {n}",
+        "content": "이번 주말에 가족이랑 애월 해안도로 가는데 현지인 맛집 알려주세요.",
+        "region_code": AEWOL,
+        "category": "food",
+    }
+    values.update(fields)
+    columns = ", ".join(values)
+    placeholders = ", ".join(f"%({k})s" for k in values)
+    row = db.execute(
+        f"INSERT INTO questions ({columns}) VALUES ({placeholders}) RETURNING id",  # noqa: S608
+        values,
+    ).fetchone()
+    assert row is not None
+    question_id: UUID = row["id"]
+    return question_id
+
+
+def make_answer(
+    db: psycopg.Connection[DictRow], question_id: UUID, user_id: UUID, **fields: Any
+) -> UUID:
+    values: dict[str, Any] = {
+        "question_id": question_id,
+        "user_id": user_id,
+        "content": "한담해변 쪽 고기국수집이 현지인들도 자주 가요.",
+    }
+    values.update(fields)
+    columns = ", ".join(values)
+    placeholders = ", ".join(f"%({k})s" for k in values)
+    row = db.execute(
+        f"INSERT INTO answers ({columns}) VALUES ({placeholders}) RETURNING id",  # noqa: S608
+        values,
+    ).fetchone()
+    assert row is not None
+    answer_id: UUID = row["id"]
+    return answer_id
