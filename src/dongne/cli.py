@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import signal
 import socket
 import subprocess
 import sys
@@ -72,6 +73,14 @@ def _with_runtime(settings: Settings, work: Callable[[Runtime], Awaitable[T]]) -
         return _run(settings, urls, work)
 
 
+class _ShutdownRequestedError(Exception):
+    pass
+
+
+def _raise_shutdown(signum: int, frame: object) -> None:
+    raise _ShutdownRequestedError(signum)
+
+
 def _check_port_free(host: str, port: int) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         try:
@@ -99,21 +108,29 @@ def up(
     host = host or settings.api_host
     port = port or settings.api_port
     _check_port_free(host, port)
-    with servers(settings, own=True) as urls:
-        applied = prepare_database(settings, urls)
-        if applied:
-            typer.echo(f"applied {len(applied)} migration(s)")
+    # uvicorn re-raises the signal that stopped it; SIGTERM must then unwind
+    # through our cleanup like Ctrl-C does, not kill the process outright.
+    signal.signal(signal.SIGTERM, _raise_shutdown)
+    try:
+        with servers(settings, own=True) as urls:
+            applied = prepare_database(settings, urls)
+            if applied:
+                typer.echo(f"applied {len(applied)} migration(s)")
 
-        async def load(runtime: Runtime) -> None:
-            report = await load_regions(runtime.router)
-            typer.echo(f"regions: {report.regions} known, {report.changed} updated")
+            async def load(runtime: Runtime) -> None:
+                report = await load_regions(runtime.router)
+                typer.echo(f"regions: {report.regions} known, {report.changed} updated")
 
-        _run(settings, urls, load)
-        runtime = Runtime.build(settings, urls)
-        typer.echo(f"dongne is up: API http://{host}:{port}/api/v1 — docs http://{host}:{port}/docs")
-        typer.echo("press Ctrl-C to stop")
-        config = uvicorn.Config(create_app(runtime), host=host, port=port, log_level="info")
-        uvicorn.Server(config).run()
+            _run(settings, urls, load)
+            runtime = Runtime.build(settings, urls)
+            typer.echo(
+                f"dongne is up: API http://{host}:{port}/api/v1 — docs http://{host}:{port}/docs"
+            )
+            typer.echo("press Ctrl-C to stop")
+            config = uvicorn.Config(create_app(runtime), host=host, port=port, log_level="info")
+            uvicorn.Server(config).run()
+    except (KeyboardInterrupt, _ShutdownRequestedError):
+        pass
     typer.echo("dongne stopped; data kept in " + str(settings.home.resolve()))
 
 
@@ -143,7 +160,9 @@ def db_status() -> None:
             typer.echo(f"  {migration.version:04d}_{migration.name}: {mark}")
 
 
-@db_app.command("psql", context_settings={"allow_extra_args": True})
+@db_app.command(
+    "psql", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
+)
 def db_psql(ctx: typer.Context) -> None:
     """Open psql on the database (extra arguments are passed to psql)."""
     settings = _settings()

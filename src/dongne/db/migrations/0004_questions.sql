@@ -138,6 +138,10 @@ CREATE INDEX question_likes_user_idx ON question_likes (user_id, created_at DESC
 CREATE FUNCTION process_new_question() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
+    IF uuid_extract_version(NEW.id) IS DISTINCT FROM 7 THEN
+        RAISE EXCEPTION 'question ids must be UUIDv7, got %', NEW.id
+            USING ERRCODE = 'check_violation', CONSTRAINT = 'id_is_uuidv7';
+    END IF;
     NEW.created_at := uuid_extract_timestamp(NEW.id);
     NEW.updated_at := NEW.created_at;
     NEW.hashtags := normalize_hashtags(NEW.hashtags);

@@ -1,0 +1,3 @@
+from dongne.cli import main
+
+main()
