@@ -45,9 +45,7 @@ def redis_server(test_home: Path) -> Iterator[EmbeddedRedis]:
 
 
 def _settings(database_url: str, redis_url: str, home: Path) -> Settings:
-    return Settings(
-        environment="test", home=home, database_url=database_url, redis_url=redis_url
-    )
+    return Settings(environment="test", home=home, database_url=database_url, redis_url=redis_url)
 
 
 @pytest.fixture(scope="session")
@@ -60,9 +58,7 @@ def template_db(pg: EmbeddedPostgres, redis_server: EmbeddedRedis, test_home: Pa
         ensure_partitions(conn, 3)
 
     async def load() -> None:
-        router = ShardRouter.from_settings(
-            _settings(url, redis_server.url, test_home), url
-        )
+        router = ShardRouter.from_settings(_settings(url, redis_server.url, test_home), url)
         await router.open()
         try:
             await load_regions(router)

@@ -160,9 +160,7 @@ def db_status() -> None:
             typer.echo(f"  {migration.version:04d}_{migration.name}: {mark}")
 
 
-@db_app.command(
-    "psql", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
-)
+@db_app.command("psql", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def db_psql(ctx: typer.Context) -> None:
     """Open psql on the database (extra arguments are passed to psql)."""
     settings = _settings()

@@ -40,9 +40,9 @@ def test_question_rules(
         make_question(db, user, **{column: value})
     if constraint:
         assert caught.value.diag.constraint_name == constraint
-    assert db.execute("SELECT count(*) AS n FROM questions WHERE user_id = %s", (user,)).fetchone() == {
-        "n": 0
-    }
+    assert db.execute(
+        "SELECT count(*) AS n FROM questions WHERE user_id = %s", (user,)
+    ).fetchone() == {"n": 0}
 
 
 def test_question_lengths_at_the_limits_are_accepted(db: psycopg.Connection[DictRow]) -> None:

@@ -31,13 +31,18 @@ def _schema(url: str) -> str:
         capture_output=True,
         text=True,
     ).stdout
-    return "\n".join(line for line in dump.splitlines() if not line.startswith("\\restrict")
-                     and not line.startswith("\\unrestrict"))
+    return "\n".join(
+        line
+        for line in dump.splitlines()
+        if not line.startswith("\\restrict") and not line.startswith("\\unrestrict")
+    )
 
 
 def _ledger(url: str) -> list[tuple[object, ...]]:
     with psycopg.connect(url) as conn:
-        return conn.execute("SELECT version, name, checksum FROM schema_migrations ORDER BY 1").fetchall()
+        return conn.execute(
+            "SELECT version, name, checksum FROM schema_migrations ORDER BY 1"
+        ).fetchall()
 
 
 def test_step_by_step_equals_fresh(pg: EmbeddedPostgres) -> None:
@@ -122,7 +127,7 @@ def test_concurrent_migrations_apply_once(empty_db: str) -> None:
         barrier.wait()
         try:
             results.append(len(migrations.migrate(empty_db)))
-        except BaseException as error:  # noqa: BLE001 - asserted below
+        except BaseException as error:
             errors.append(error)
 
     threads = [threading.Thread(target=run) for _ in range(3)]

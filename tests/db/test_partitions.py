@@ -21,9 +21,11 @@ def _partition_of(db: psycopg.Connection[DictRow], question: object) -> str:
 def test_questions_land_in_their_month(db: psycopg.Connection[DictRow]) -> None:
     db.execute("SELECT ensure_question_partitions('2025-01-01', '2025-03-01')")
     user = make_user(db)
-    january = make_question(db, user, id=db.execute(
+    january_id = db.execute(
         "SELECT uuidv7('2025-01-15T12:00:00Z'::timestamptz - clock_timestamp()) AS id"
-    ).fetchone()["id"])  # type: ignore[index]
+    ).fetchone()
+    assert january_id is not None
+    january = make_question(db, user, id=january_id["id"])
     now = make_question(db, user)
     assert _partition_of(db, january) == "questions_y2025m01"
     current = db.execute(
@@ -40,9 +42,9 @@ def test_partitions_are_created_ahead(db: psycopg.Connection[DictRow]) -> None:
         "to_char((now() AT TIME ZONE 'UTC') + interval '3 months', 'YYYY\"m\"MM')"
     ).fetchone()
     assert rows is not None and rows["n"] >= 1
-    assert db.execute("SELECT ensure_question_partitions(now()::date, now()::date) AS n").fetchone() == {
-        "n": 0
-    }
+    assert db.execute(
+        "SELECT ensure_question_partitions(now()::date, now()::date) AS n"
+    ).fetchone() == {"n": 0}
 
 
 def test_id_without_a_partition_is_refused(db: psycopg.Connection[DictRow]) -> None:
@@ -84,7 +86,8 @@ def test_answer_foreign_keys_hold_across_partitions(db: psycopg.Connection[DictR
 
 def test_region_feed_prunes_to_one_partition(db: psycopg.Connection[DictRow]) -> None:
     plan = db.execute(
-        "EXPLAIN (FORMAT JSON) SELECT id FROM questions WHERE id >= uuidv7_floor(date_trunc('month', now())) "
+        "EXPLAIN (FORMAT JSON) SELECT id FROM questions "
+        "WHERE id >= uuidv7_floor(date_trunc('month', now())) "
         "AND region_code = 'KR-49-01-02' ORDER BY id DESC LIMIT 20"
     ).fetchone()
     assert plan is not None

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from dongne.config import PoolSettings, Settings
 from dongne.db.router import ShardConfig, ShardRouter, UnknownShardError, Workload, load_shards_file
@@ -15,12 +16,15 @@ from tests.support.servers import create_database, drop_database
 
 def _pools() -> dict[Workload, PoolSettings]:
     return {
-        Workload.READ: PoolSettings(min_size=0, max_size=2, statement_timeout_ms=30_000,
-                                    acquire_timeout_s=5),
-        Workload.WRITE: PoolSettings(min_size=0, max_size=2, statement_timeout_ms=10_000,
-                                     acquire_timeout_s=5),
-        Workload.BACKGROUND: PoolSettings(min_size=0, max_size=1, statement_timeout_ms=0,
-                                          acquire_timeout_s=5),
+        Workload.READ: PoolSettings(
+            min_size=0, max_size=2, statement_timeout_ms=30_000, acquire_timeout_s=5
+        ),
+        Workload.WRITE: PoolSettings(
+            min_size=0, max_size=2, statement_timeout_ms=10_000, acquire_timeout_s=5
+        ),
+        Workload.BACKGROUND: PoolSettings(
+            min_size=0, max_size=1, statement_timeout_ms=0, acquire_timeout_s=5
+        ),
     }
 
 
@@ -47,15 +51,28 @@ def test_misconfiguration_is_refused() -> None:
         ShardRouter([ShardConfig("a", "x")], default_shard="b", pool_settings=_pools())
     with pytest.raises(ValueError, match="unique"):
         ShardRouter(
-            [ShardConfig("a", "x"), ShardConfig("a", "y")], default_shard="a", pool_settings=_pools()
+            [ShardConfig("a", "x"), ShardConfig("a", "y")],
+            default_shard="a",
+            pool_settings=_pools(),
         )
 
 
 def test_shards_file(tmp_path: Path) -> None:
     path = tmp_path / "shards.json"
-    path.write_text(json.dumps({"shards": [
-        {"name": "jeju", "primary": "postgresql:///p", "replicas": ["postgresql:///r"],
-         "regions": ["KR-49"]}]}))
+    path.write_text(
+        json.dumps(
+            {
+                "shards": [
+                    {
+                        "name": "jeju",
+                        "primary": "postgresql:///p",
+                        "replicas": ["postgresql:///r"],
+                        "regions": ["KR-49"],
+                    }
+                ]
+            }
+        )
+    )
     assert load_shards_file(path) == [
         ShardConfig("jeju", "postgresql:///p", ("postgresql:///r",), ("KR-49",))
     ]
@@ -85,10 +102,14 @@ async def test_workloads_get_their_own_pools_and_timeouts(router: ShardRouter) -
 async def test_transaction_commits_or_rolls_back(router: ShardRouter) -> None:
     async with router.transaction() as conn:
         await conn.execute("CREATE TABLE IF NOT EXISTS router_probe (n int)")
-    with pytest.raises(RuntimeError):
+
+    async def failing_use_case() -> None:
         async with router.transaction() as conn:
             await conn.execute("INSERT INTO router_probe VALUES (1)")
             raise RuntimeError("use case failed")
+
+    with pytest.raises(RuntimeError):
+        await failing_use_case()
     async with router.connection() as conn:
         cursor = await conn.execute("SELECT count(*) AS n FROM router_probe")
         assert await cursor.fetchone() == {"n": 0}
@@ -102,8 +123,13 @@ async def test_reads_go_to_replicas_and_writes_to_the_primary(
     create_database(pg.url, "router_primary", template=template_db)
     create_database(pg.url, "router_replica", template=template_db)
     router = ShardRouter(
-        [ShardConfig("jeju", pg.database_url("router_primary"),
-                     replicas=(pg.database_url("router_replica"),))],
+        [
+            ShardConfig(
+                "jeju",
+                pg.database_url("router_primary"),
+                replicas=(pg.database_url("router_replica"),),
+            )
+        ],
         default_shard="jeju",
         pool_settings=_pools(),
     )
@@ -131,5 +157,9 @@ def test_settings_fail_closed_in_production() -> None:
         Settings(environment="production")
     with pytest.raises(ValueError, match="min_size"):
         PoolSettings(min_size=5, max_size=1, statement_timeout_ms=0, acquire_timeout_s=1)
-    Settings(environment="production", database_url="postgresql:///x", redis_url="redis://x",
-             secret_key="s3cret")  # type: ignore[arg-type]
+    Settings(
+        environment="production",
+        database_url="postgresql:///x",
+        redis_url="redis://x",
+        secret_key=SecretStr("s3cret"),
+    )

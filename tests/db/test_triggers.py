@@ -27,7 +27,8 @@ def test_hashtags_are_normalised_and_deduplicated(db: psycopg.Connection[DictRow
     row = _one(db, "SELECT hashtags FROM questions WHERE id = %s", question)
     assert row["hashtags"] == ["제주맛집", "jeju", "흑돼지맛집"]
     linked = db.execute(
-        "SELECT h.normalized_name FROM question_hashtags qh JOIN hashtags h ON h.id = qh.hashtag_id "
+        "SELECT h.normalized_name FROM question_hashtags qh "
+        "JOIN hashtags h ON h.id = qh.hashtag_id "
         "WHERE qh.question_id = %s ORDER BY 1",
         (question,),
     ).fetchall()
@@ -50,13 +51,18 @@ def test_hashtag_usage_counts_follow_edits_and_deletes(db: psycopg.Connection[Di
         ]
 
     assert (usage("오름투어"), usage("새별오름")) == (1, 1)
-    db.execute("UPDATE questions SET hashtags = %s WHERE id = %s", (["오름투어", "용눈이오름"], question))
+    db.execute(
+        "UPDATE questions SET hashtags = %s WHERE id = %s", (["오름투어", "용눈이오름"], question)
+    )
     assert (usage("오름투어"), usage("새별오름"), usage("용눈이오름")) == (1, 0, 1)
     db.execute("UPDATE questions SET deleted_at = now() WHERE id = %s", (question,))
     assert (usage("오름투어"), usage("용눈이오름")) == (0, 0)
-    assert _one(db, "SELECT count(*) AS n FROM question_hashtags WHERE question_id = %s", question)[
-        "n"
-    ] == 0
+    assert (
+        _one(db, "SELECT count(*) AS n FROM question_hashtags WHERE question_id = %s", question)[
+            "n"
+        ]
+        == 0
+    )
 
 
 def test_region_taken_from_location(db: psycopg.Connection[DictRow]) -> None:
@@ -93,7 +99,8 @@ def test_created_at_comes_from_the_id(db: psycopg.Connection[DictRow]) -> None:
     user = make_user(db)
     question = make_question(db, user, created_at="2001-01-01T00:00:00Z")
     row = _one(
-        db, "SELECT created_at = uuid_extract_timestamp(id) AS same FROM questions WHERE id = %s",
+        db,
+        "SELECT created_at = uuid_extract_timestamp(id) AS same FROM questions WHERE id = %s",
         question,
     )
     assert row["same"] is True
@@ -131,7 +138,9 @@ def test_updated_at_moves_on_edits_not_on_counters(db: psycopg.Connection[DictRo
     db.execute("UPDATE questions SET view_count = view_count + 5 WHERE id = %s", (question,))
     same = _one(db, "SELECT updated_at FROM questions WHERE id = %s", question)["updated_at"]
     assert same == before
-    db.execute("UPDATE questions SET title = '애월 맛집 다시 여쭤봐요 수정' WHERE id = %s", (question,))
+    db.execute(
+        "UPDATE questions SET title = '애월 맛집 다시 여쭤봐요 수정' WHERE id = %s", (question,)
+    )
     after = _one(db, "SELECT updated_at FROM questions WHERE id = %s", question)["updated_at"]
     assert after > before  # type: ignore[operator]
     db.execute("UPDATE users SET bio = '애월 주민' WHERE id = %s", (asker,))
@@ -174,16 +183,24 @@ def test_accepting_awards_150_points_once(db: psycopg.Connection[DictRow]) -> No
         "balance_after": 150,
         "reference_id": answer,
     }
-    q = _one(db, "SELECT status::text AS status, accepted_answer_id FROM questions WHERE id = %s", question)
+    q = _one(
+        db,
+        "SELECT status::text AS status, accepted_answer_id FROM questions WHERE id = %s",
+        question,
+    )
     assert q == {"status": "answered", "accepted_answer_id": answer}
     queued = _one(
         db,
-        "SELECT count(*) AS n FROM notification_queue WHERE user_id = %s AND type = 'answer_accepted'",
+        "SELECT count(*) AS n FROM notification_queue "
+        "WHERE user_id = %s AND type = 'answer_accepted'",
         helper,
     )
     assert queued["n"] == 1
-    events = _one(db, "SELECT count(*) AS n FROM outbox WHERE topic = 'answer.accepted' "
-                      "AND aggregate_id = %s", question)
+    events = _one(
+        db,
+        "SELECT count(*) AS n FROM outbox WHERE topic = 'answer.accepted' AND aggregate_id = %s",
+        question,
+    )
     assert events["n"] == 1
 
 
@@ -228,7 +245,9 @@ def test_accepted_answer_must_belong_to_the_question(db: psycopg.Connection[Dict
         )
 
 
-def test_concurrent_acceptances_award_once(database_url: str, db: psycopg.Connection[DictRow]) -> None:
+def test_concurrent_acceptances_award_once(
+    database_url: str, db: psycopg.Connection[DictRow]
+) -> None:
     asker, helper = make_user(db), make_user(db)
     question = make_question(db, asker)
     answer = make_answer(db, question, helper)
@@ -241,7 +260,7 @@ def test_concurrent_acceptances_award_once(database_url: str, db: psycopg.Connec
                 barrier.wait()
                 conn.execute("UPDATE answers SET is_accepted = true WHERE id = %s", (answer,))
                 conn.commit()
-        except BaseException as error:  # noqa: BLE001 - reported below
+        except BaseException as error:
             failures.append(error)
 
     threads = [threading.Thread(target=accept) for _ in range(4)]

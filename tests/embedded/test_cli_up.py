@@ -38,7 +38,10 @@ class Service:
     def start(self) -> None:
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(
-                [*DONGNE, "up"], env=_env(self.home, self.port), stdout=log, stderr=subprocess.STDOUT
+                [*DONGNE, "up"],
+                env=_env(self.home, self.port),
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
@@ -62,8 +65,12 @@ class Service:
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [*DONGNE, *args], env=_env(self.home, self.port), capture_output=True, text=True,
-            timeout=180, check=False,
+            [*DONGNE, *args],
+            env=_env(self.home, self.port),
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
         )
 
     def psql(self, sql: str) -> str:
@@ -121,9 +128,13 @@ def test_external_urls_bypass_the_embedded_servers(
     home = tmp_path / "external-home"
     result = subprocess.run(
         [*DONGNE, "db", "status"],
-        env=_env(home, free_port(), DONGNE_DATABASE_URL=database_url,
-                 DONGNE_REDIS_URL=redis_server.url),
-        capture_output=True, text=True, timeout=120, check=False,
+        env=_env(
+            home, free_port(), DONGNE_DATABASE_URL=database_url, DONGNE_REDIS_URL=redis_server.url
+        ),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     assert "current version: 7" in result.stdout
@@ -141,8 +152,12 @@ def test_external_urls_bypass_the_embedded_servers(
     ],
 )
 def test_cli_errors_are_one_plain_line(
-    tmp_path: Path, database_url: str, redis_server: EmbeddedRedis,
-    args: list[str], env: dict[str, str], message: str,
+    tmp_path: Path,
+    database_url: str,
+    redis_server: EmbeddedRedis,
+    args: list[str],
+    env: dict[str, str],
+    message: str,
 ) -> None:
     base = {"DONGNE_DATABASE_URL": database_url, "DONGNE_REDIS_URL": redis_server.url}
     environment = _env(tmp_path, free_port(), **{**base, **env})

@@ -12,10 +12,19 @@ from dongne.geo.boundaries import SEED_CENTERS, BoundaryFileError, bundled_path,
 from dongne.geo.projection import to_plane_km
 
 SEED_NAMES = {
-    "KR": "대한민국", "KR-49": "제주특별자치도", "KR-49-01": "제주시", "KR-49-02": "서귀포시",
-    "KR-49-01-01": "한림읍", "KR-49-01-02": "애월읍", "KR-49-01-03": "구좌읍",
-    "KR-49-01-04": "조천읍", "KR-49-02-01": "대정읍", "KR-49-02-02": "안덕면",
-    "KR-49-02-03": "표선면", "KR-49-02-04": "남원읍", "KR-49-02-05": "성산읍",
+    "KR": "대한민국",
+    "KR-49": "제주특별자치도",
+    "KR-49-01": "제주시",
+    "KR-49-02": "서귀포시",
+    "KR-49-01-01": "한림읍",
+    "KR-49-01-02": "애월읍",
+    "KR-49-01-03": "구좌읍",
+    "KR-49-01-04": "조천읍",
+    "KR-49-02-01": "대정읍",
+    "KR-49-02-02": "안덕면",
+    "KR-49-02-03": "표선면",
+    "KR-49-02-04": "남원읍",
+    "KR-49-02-05": "성산읍",
 }
 
 
@@ -27,7 +36,10 @@ def test_all_47_regions_with_the_seed_codes() -> None:
     for code, name in SEED_NAMES.items():
         assert by_code[code].name == name
         assert by_code[code].center == SEED_CENTERS[code]
-    assert {r.parent_code for r in regions if r.region_type == "district"} == {"KR-49-01", "KR-49-02"}
+    assert {r.parent_code for r in regions if r.region_type == "district"} == {
+        "KR-49-01",
+        "KR-49-02",
+    }
     assert by_code["KR-49-01-06"].name == "추자면"
     assert by_code["KR-49-02-17"].name == "예래동"
     assert by_code["KR-49-01-02"].kostat_code == "3901012"
@@ -43,7 +55,9 @@ def test_codes_are_unique_and_extend_their_parent() -> None:
 
 def test_self_intersecting_rings_are_repaired() -> None:
     raw = json.loads(bundled_path().read_text(encoding="utf-8"))
-    invalid = [f["properties"]["name"] for f in raw["features"] if not shape(f["geometry"]).is_valid]
+    invalid = [
+        f["properties"]["name"] for f in raw["features"] if not shape(f["geometry"]).is_valid
+    ]
     assert "구좌읍" in invalid  # the published file really has broken rings
     for region in read_regions():
         for ring in region.outer_rings:
@@ -54,8 +68,9 @@ def test_non_seed_centres_lie_inside_their_district() -> None:
     for region in read_regions():
         if region.region_type == "district" and region.code not in SEED_CENTERS:
             polygons = [Polygon(ring) for ring in region.outer_rings]
-            assert any(p.contains(shape({"type": "Point", "coordinates": region.center}))
-                       for p in polygons), region.name
+            assert any(
+                p.contains(shape({"type": "Point", "coordinates": region.center})) for p in polygons
+            ), region.name
 
 
 def test_projection_is_in_kilometres() -> None:

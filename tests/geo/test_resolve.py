@@ -22,7 +22,9 @@ SEED_DISTRICTS = [code for code in SEED_CENTERS if code.count("-") == 3]
 
 
 @pytest.mark.parametrize("code", SEED_DISTRICTS)
-async def test_each_seed_centre_resolves_to_its_own_district(router: ShardRouter, code: str) -> None:
+async def test_each_seed_centre_resolves_to_its_own_district(
+    router: ShardRouter, code: str
+) -> None:
     lng, lat = SEED_CENTERS[code]
     hit = await resolve(router, lat, lng)
     assert hit.code == code
@@ -49,7 +51,8 @@ async def test_every_district_contains_its_centre(
     router: ShardRouter, db: psycopg.Connection[DictRow]
 ) -> None:
     rows = db.execute(
-        "SELECT code, center[0] AS lng, center[1] AS lat FROM regions WHERE region_type = 'district'"
+        "SELECT code, center[0] AS lng, center[1] AS lat FROM regions "
+        "WHERE region_type = 'district'"
     ).fetchall()
     assert len(rows) == 43
     for row in rows:
@@ -61,7 +64,9 @@ async def test_every_district_contains_its_centre(
     ("lat", "lng"),
     [(35.907757, 127.766922), (37.5665, 126.978), (33.0, 126.5), (33.55, 126.2)],
 )
-async def test_points_away_from_jeju_are_outside(router: ShardRouter, lat: float, lng: float) -> None:
+async def test_points_away_from_jeju_are_outside(
+    router: ShardRouter, lat: float, lng: float
+) -> None:
     with pytest.raises(OutsideServiceAreaError, match="서비스 지역"):
         await resolve(router, lat, lng)
 

@@ -45,17 +45,20 @@ def create_app(runtime: Runtime) -> FastAPI:
             async with runtime.router.connection() as conn:
                 await conn.execute("SELECT 1")
             checks["database"] = "ok"
-        except Exception as error:  # noqa: BLE001 - any failure means "not ready"
+        except Exception as error:
             checks["database"] = f"unavailable: {type(error).__name__}"
         try:
             await runtime.redis.ping()
             checks["redis"] = "ok"
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             checks["redis"] = f"unavailable: {type(error).__name__}"
         if all(value == "ok" for value in checks.values()):
             return checks
         return problem_response(
-            request, 503, "서비스 준비 중입니다", ", ".join(f"{k}: {v}" for k, v in checks.items()),
+            request,
+            503,
+            "서비스 준비 중입니다",
+            ", ".join(f"{k}: {v}" for k, v in checks.items()),
             slug="not-ready",
         )
 

@@ -73,7 +73,9 @@ def status(conn: psycopg.Connection[tuple[object, ...]]) -> MigrationStatus:
     """Compare the database's ledger with the code's migrations, failing on any mismatch."""
     migrations = load_migrations()
     conn.execute(_CREATE_LEDGER)
-    rows = conn.execute("SELECT version, checksum FROM schema_migrations ORDER BY version").fetchall()
+    rows = conn.execute(
+        "SELECT version, checksum FROM schema_migrations ORDER BY version"
+    ).fetchall()
     applied = {int(str(version)): str(checksum) for version, checksum in rows}
     known = {m.version: m for m in migrations}
     newer = sorted(v for v in applied if v not in known)

