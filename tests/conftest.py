@@ -8,6 +8,7 @@ import re
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 from psycopg.rows import DictRow, dict_row
@@ -17,8 +18,10 @@ from dongne.db.migrate import ensure_partitions, migrate
 from dongne.db.router import ShardRouter
 from dongne.embedded.postgres import EmbeddedPostgres
 from dongne.embedded.redis import EmbeddedRedis
+from dongne.embedded.stack import ServerUrls
 from dongne.geo.services import load_regions
-from tests.support.servers import create_database, drop_database
+from dongne.runtime import Runtime
+from tests.support.servers import create_database, drop_database, serve_api
 
 TEMPLATE = "dongne_template"
 
@@ -44,8 +47,14 @@ def redis_server(test_home: Path) -> Iterator[EmbeddedRedis]:
     server.stop()
 
 
-def _settings(database_url: str, redis_url: str, home: Path) -> Settings:
-    return Settings(environment="test", home=home, database_url=database_url, redis_url=redis_url)
+def _settings(database_url: str, redis_url: str, home: Path, prefix: str = "template") -> Settings:
+    return Settings(
+        environment="test",
+        home=home,
+        database_url=database_url,
+        redis_url=redis_url,
+        redis_key_prefix=prefix,
+    )
 
 
 @pytest.fixture(scope="session")
@@ -81,7 +90,9 @@ def database_url(
 
 @pytest.fixture(scope="module")
 def settings(database_url: str, redis_server: EmbeddedRedis, test_home: Path) -> Settings:
-    return _settings(database_url, redis_server.url, test_home)
+    """Per-module settings: the module's own database and its own Redis key prefix."""
+    prefix = database_url.split("/")[3].split("?")[0].replace("test_", "t")[-40:]
+    return _settings(database_url, redis_server.url, test_home, prefix=prefix)
 
 
 @pytest.fixture(scope="module")
@@ -97,3 +108,11 @@ def db(database_url: str) -> Iterator[psycopg.Connection[DictRow]]:
     """A plain autocommit connection for arranging and asserting."""
     with psycopg.connect(database_url, autocommit=True, row_factory=dict_row) as conn:
         yield conn
+
+
+@pytest.fixture(scope="module")
+def api(settings: Settings, database_url: str) -> Iterator[httpx.Client]:
+    """An HTTP client for the real app served by uvicorn on a loopback socket."""
+    runtime = Runtime.build(settings, ServerUrls(database_url, str(settings.redis_url)))
+    with serve_api(runtime) as base_url, httpx.Client(base_url=base_url, timeout=30) as client:
+        yield client

@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     write_pool: PoolSettings = Field(default_factory=_write_pool)
     background_pool: PoolSettings = Field(default_factory=_background_pool)
     partitions_ahead_months: int = Field(default=3, ge=1, le=24)
+    # Keeps several deployments (or test modules) apart on one Redis.
+    redis_key_prefix: str = Field(default="", pattern=r"^[a-z0-9_:-]{0,40}$")
+    session_ttl_s: int = Field(default=24 * 3600, ge=60)
 
     @model_validator(mode="after")
     def _production_needs_real_servers(self) -> Settings:

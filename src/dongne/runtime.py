@@ -10,6 +10,7 @@ import psycopg
 import redis.asyncio as aioredis
 from psycopg import sql
 
+from dongne.cache.keys import Keys
 from dongne.config import Settings
 from dongne.db import migrate
 from dongne.db.router import ShardRouter, shards_from_settings
@@ -25,6 +26,7 @@ class Runtime:
     urls: ServerUrls
     router: ShardRouter
     redis: aioredis.Redis
+    keys: Keys
 
     @classmethod
     def build(cls, settings: Settings, urls: ServerUrls) -> Runtime:
@@ -33,6 +35,7 @@ class Runtime:
             urls=urls,
             router=ShardRouter.from_settings(settings, urls.database_url),
             redis=aioredis.Redis.from_url(urls.redis_url, socket_timeout=2),
+            keys=Keys(settings.redis_key_prefix),
         )
 
     async def open(self) -> None:

@@ -2,24 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
 
-from dongne.config import Settings
-from dongne.embedded.stack import ServerUrls
-from dongne.runtime import Runtime
-from tests.support.servers import serve_api
-
 PROBLEM = "application/problem+json"
-
-
-@pytest.fixture(scope="module")
-def api(settings: Settings, database_url: str) -> Iterator[httpx.Client]:
-    runtime = Runtime.build(settings, ServerUrls(database_url, str(settings.redis_url)))
-    with serve_api(runtime) as base_url, httpx.Client(base_url=base_url, timeout=10) as client:
-        yield client
 
 
 def test_lists_all_47_regions(api: httpx.Client) -> None:

@@ -9,8 +9,13 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from dongne import __version__
+from dongne.accounts.api import router as accounts_router
+from dongne.admin.api import router as admin_router
 from dongne.api.problems import install_problem_handlers, problem_response
 from dongne.geo.api import router as regions_router
+from dongne.notifications.api import router as notifications_router
+from dongne.points.api import router as points_router
+from dongne.qa.api import router as qa_router
 from dongne.runtime import Runtime
 
 
@@ -32,7 +37,15 @@ def create_app(runtime: Runtime) -> FastAPI:
     )
     app.state.runtime = runtime
     install_problem_handlers(app)
-    app.include_router(regions_router, prefix="/api/v1")
+    for area_router in (
+        accounts_router,
+        regions_router,
+        qa_router,
+        points_router,
+        notifications_router,
+        admin_router,
+    ):
+        app.include_router(area_router, prefix="/api/v1")
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -1,0 +1,1 @@
+"""Admin: moderation, point adjustments, official verification."""

@@ -1,0 +1,1 @@
+"""Redis: key naming, caches and counters derived from PostgreSQL."""

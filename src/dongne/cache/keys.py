@@ -1,0 +1,38 @@
+"""Every Redis key dongne uses comes from one method here, one per dataset.
+
+Keys carry a schema version (bump it to orphan every old entry at once) and a
+deployment/test prefix. Per-user keys put the user id in a hash tag so that a
+user's keys land on one Redis Cluster slot.
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+KEY_VERSION = 1
+
+
+class Keys:
+    def __init__(self, prefix: str = "") -> None:
+        self.base = f"dn:v{KEY_VERSION}:{prefix + ':' if prefix else ''}"
+
+    def session(self, token_hash: str) -> str:
+        return f"{self.base}session:{token_hash}"
+
+    def user_sessions(self, user_id: UUID) -> str:
+        return f"{self.base}user:{{{user_id}}}:sessions"
+
+    def login_attempts_account(self, email: str) -> str:
+        return f"{self.base}ratelimit:login:account:{email}"
+
+    def login_attempts_address(self, address: str) -> str:
+        return f"{self.base}ratelimit:login:address:{address}"
+
+    def pending_views(self) -> str:
+        return f"{self.base}views:pending"
+
+    def viewed(self, question_id: UUID, viewer: str) -> str:
+        return f"{self.base}views:seen:{question_id}:{viewer}"
+
+    def answer_award_day(self, user_id: UUID, day: str) -> str:
+        return f"{self.base}user:{{{user_id}}}:answer_awards:{day}"

@@ -1,0 +1,1 @@
+"""Notifications: the inbox, delivered from the outbox, never lost."""

@@ -1,0 +1,1 @@
+"""Points and badges: the ledger, earn and spend rules, badge awards."""
