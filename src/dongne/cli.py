@@ -97,6 +97,9 @@ def _check_port_free(host: str, port: int) -> None:
 def up(
     host: Annotated[str | None, typer.Option(help="Address to serve on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to serve on.")] = None,
+    worker: Annotated[
+        bool, typer.Option(help="Deliver the outbox in this process (off: run `dongne worker`).")
+    ] = True,
 ) -> None:
     """Start PostgreSQL, Redis and the API; Ctrl-C stops everything cleanly."""
     import uvicorn
@@ -104,7 +107,7 @@ def up(
     from dongne.api.app import create_app
     from dongne.geo.services import load_regions
 
-    settings = _settings()
+    settings = _settings().model_copy(update={"embedded_worker": worker})
     host = host or settings.api_host
     port = port or settings.api_port
     _check_port_free(host, port)
@@ -127,7 +130,10 @@ def up(
                 f"dongne is up: API http://{host}:{port}/api/v1 — docs http://{host}:{port}/docs"
             )
             typer.echo("press Ctrl-C to stop")
-            config = uvicorn.Config(create_app(runtime), host=host, port=port, log_level="info")
+            # Client addresses drive login rate limits: never take them from a header.
+            config = uvicorn.Config(
+                create_app(runtime), host=host, port=port, log_level="info", proxy_headers=False
+            )
             uvicorn.Server(config).run()
     except (KeyboardInterrupt, _ShutdownRequestedError):
         pass
@@ -215,6 +221,58 @@ def seed(
         typer.echo(report)
 
     _with_runtime(_settings(), work)
+
+
+@app.command()
+def worker(
+    once: Annotated[
+        bool, typer.Option("--once", help="Process the events due now, then exit.")
+    ] = False,
+    poll_interval: Annotated[
+        float, typer.Option(min=0.1, max=300, help="Seconds between polls without a NOTIFY.")
+    ] = 5.0,
+) -> None:
+    """Deliver outbox events (notifications, badges) until Ctrl-C or SIGTERM."""
+    import logging
+
+    from dongne.outbox.worker import OutboxWorker
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    settings = _settings()
+    # Until the event loop takes over, SIGTERM unwinds through cleanup like Ctrl-C.
+    signal.signal(signal.SIGTERM, _raise_shutdown)
+
+    async def work(runtime: Runtime) -> int:
+        workers = [
+            OutboxWorker(runtime.router, shard=name, poll_interval_s=poll_interval)
+            for name in runtime.router.shard_names
+        ]
+        if once:
+            return sum([await w.run_once() for w in workers])
+        # Inside the loop a signal only asks the workers to stop: each finishes
+        # its batch, so no event is left half-handled (it would roll back anyway).
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        try:
+            typer.echo(f"dongne worker: delivering {len(workers)} shard(s); Ctrl-C stops")
+            await asyncio.gather(*(w.run(stop) for w in workers))
+        finally:
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(signum)
+        return 0
+
+    try:
+        processed = _with_runtime(settings, work)
+    except (KeyboardInterrupt, _ShutdownRequestedError):
+        processed = 0
+    if once:
+        typer.echo(f"processed {processed} event(s)")
+    else:
+        typer.echo("dongne worker stopped")
 
 
 def main() -> None:

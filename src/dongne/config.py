@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     # Keeps several deployments (or test modules) apart on one Redis.
     redis_key_prefix: str = Field(default="", pattern=r"^[a-z0-9_:-]{0,40}$")
     session_ttl_s: int = Field(default=24 * 3600, ge=60)
+    view_flush_interval_s: float = Field(default=5.0, gt=0)
+    # Run an outbox worker inside the API process (one machine, `dongne up`).
+    # Larger deployments run `dongne worker` processes instead.
+    embedded_worker: bool = False
 
     @model_validator(mode="after")
     def _production_needs_real_servers(self) -> Settings:

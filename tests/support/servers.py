@@ -46,7 +46,9 @@ def drop_database(admin_url: str, name: str) -> None:
 def serve_api(runtime: Runtime) -> Iterator[str]:
     """Serve the real app with uvicorn on a loopback port in a background thread."""
     port = free_port()
-    config = uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port, log_level="warning")
+    config = uvicorn.Config(
+        create_app(runtime), host="127.0.0.1", port=port, log_level="warning", proxy_headers=False
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
     thread.start()

@@ -8,6 +8,7 @@ from uuid import UUID
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from redis.exceptions import RedisError
 
 from dongne.accounts.sessions import Session, SessionStore
 from dongne.api.deps import get_runtime
@@ -41,7 +42,16 @@ async def optional_user(
 ) -> AuthenticatedUser | None:
     if credentials is None:
         return None
-    session = await session_store(request).lookup(credentials.credentials)
+    # An unreachable Redis is an outage, not a bad token: 503 tells clients to retry.
+    try:
+        session = await session_store(request).lookup(credentials.credentials)
+    except RedisError as error:
+        raise Problem(
+            503,
+            "잠시 후 다시 시도해 주세요",
+            "세션을 확인할 수 없습니다",
+            slug="service-unavailable",
+        ) from error
     if session is None:
         raise Problem(
             401,

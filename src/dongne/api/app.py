@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,18 +16,48 @@ from dongne.admin.api import router as admin_router
 from dongne.api.problems import install_problem_handlers, problem_response
 from dongne.geo.api import router as regions_router
 from dongne.notifications.api import router as notifications_router
+from dongne.outbox.worker import OutboxWorker
 from dongne.points.api import router as points_router
 from dongne.qa.api import router as qa_router
+from dongne.qa.views import ViewCounter
 from dongne.runtime import Runtime
+
+logger = logging.getLogger(__name__)
+
+
+async def _flush_views_once(runtime: Runtime) -> None:
+    try:
+        await ViewCounter(runtime.redis, runtime.keys).flush(runtime.router)
+    except Exception:
+        # Pending views stay in Redis and the next flush applies them.
+        logger.exception("view-count flush failed")
+
+
+async def _flush_views_forever(runtime: Runtime) -> None:
+    while True:
+        await asyncio.sleep(runtime.settings.view_flush_interval_s)
+        await _flush_views_once(runtime)
 
 
 def create_app(runtime: Runtime) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await runtime.open()
+        stop = asyncio.Event()
+        tasks = [asyncio.create_task(_flush_views_forever(runtime))]
+        if runtime.settings.embedded_worker:
+            tasks += [
+                asyncio.create_task(OutboxWorker(runtime.router, shard=shard).run(stop))
+                for shard in runtime.router.shard_names
+            ]
         try:
             yield
         finally:
+            stop.set()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await _flush_views_once(runtime)
             await runtime.close()
 
     app = FastAPI(

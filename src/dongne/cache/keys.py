@@ -28,11 +28,16 @@ class Keys:
     def login_attempts_address(self, address: str) -> str:
         return f"{self.base}ratelimit:login:address:{address}"
 
+    # The view-count keys share the {views} hash tag: a flush renames one into
+    # another inside MULTI, which Redis Cluster allows only within one slot.
     def pending_views(self) -> str:
-        return f"{self.base}views:pending"
+        return f"{self.base}{{views}}:pending"
+
+    def view_flush(self, flush_id: str) -> str:
+        return f"{self.base}{{views}}:flush:{flush_id}"
+
+    def view_flushes(self) -> str:
+        return f"{self.base}{{views}}:flushes"
 
     def viewed(self, question_id: UUID, viewer: str) -> str:
         return f"{self.base}views:seen:{question_id}:{viewer}"
-
-    def answer_award_day(self, user_id: UUID, day: str) -> str:
-        return f"{self.base}user:{{{user_id}}}:answer_awards:{day}"

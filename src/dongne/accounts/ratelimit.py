@@ -1,0 +1,68 @@
+"""Login rate limits in Redis: failed attempts per account, all attempts per address.
+
+Both are fixed windows that open with the first counted attempt: a counter
+whose expiry is set when it is created, in one Lua call so that a crash can
+never leave a counter without an expiry (which would lock an account forever).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import redis.asyncio as aioredis
+
+from dongne.cache.keys import Keys
+
+WINDOW_S = 15 * 60
+ACCOUNT_FAILURES = 5
+ADDRESS_ATTEMPTS = 30
+
+# Returns {count after increment, seconds left in the window}.
+_HIT = """
+local count = redis.call('INCR', KEYS[1])
+local ttl = redis.call('TTL', KEYS[1])
+if ttl < 0 then
+    redis.call('EXPIRE', KEYS[1], ARGV[1])
+    ttl = tonumber(ARGV[1])
+end
+return {count, ttl}
+"""
+
+
+class RateLimitedError(Exception):
+    def __init__(self, retry_after_s: int) -> None:
+        super().__init__(f"rate limited for {retry_after_s} s")
+        self.retry_after_s = max(retry_after_s, 1)
+
+
+@dataclass(frozen=True)
+class Window:
+    count: int
+    retry_after_s: int
+
+
+class LoginLimiter:
+    def __init__(self, redis: aioredis.Redis, keys: Keys) -> None:
+        self._redis = redis
+        self._keys = keys
+
+    async def _hit(self, key: str) -> Window:
+        count, ttl = await self._redis.eval(_HIT, 1, key, WINDOW_S)
+        return Window(count=int(count), retry_after_s=int(ttl))
+
+    async def attempt(self, address: str, email: str) -> None:
+        """Count a login attempt; raise when the address or the account is over budget.
+
+        The account counter is raised before the password is checked and cleared
+        on success, so it counts failures; counting up front means concurrent
+        guesses cannot all slip in under the limit while the hashes are checked.
+        """
+        by_address = await self._hit(self._keys.login_attempts_address(address))
+        if by_address.count > ADDRESS_ATTEMPTS:
+            raise RateLimitedError(by_address.retry_after_s)
+        by_account = await self._hit(self._keys.login_attempts_account(email))
+        if by_account.count > ACCOUNT_FAILURES:
+            raise RateLimitedError(by_account.retry_after_s)
+
+    async def succeeded(self, email: str) -> None:
+        await self._redis.delete(self._keys.login_attempts_account(email))
