@@ -38,6 +38,11 @@ def test_verbs_and_adjectives_come_out_as_dictionary_forms(analyzer: KoreanAnaly
     assert analyzer.tokens("맛있는 국수") == ["맛있다", "국수"]
 
 
+def test_roots_are_kept(analyzer: KoreanAnalyzer) -> None:
+    # 깨끗/XR + 하/XSA + ㄴ/ETM: the root carries the meaning.
+    assert analyzer.tokens("깨끗한 방") == ["깨끗", "방"]
+
+
 def test_bound_nouns_numbers_and_foreign_words(analyzer: KoreanAnalyzer) -> None:
     assert analyzer.tokens("281번 버스") == ["281", "버스"]
     assert analyzer.tokens("iPhone이랑 KTX") == ["iphone", "ktx"]

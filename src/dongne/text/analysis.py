@@ -157,7 +157,9 @@ class KoreanAnalyzer:
         """Register proper nouns (e.g. popular hashtags); return how many were new.
 
         Words are NFC-normalised and stripped; blank ones, ones containing
-        whitespace and one-syllable ones are skipped.
+        whitespace and one-syllable ones are skipped. Kiwi rebuilds its tables
+        (~0.5 s, during which analysis waits) on the next analysis after any
+        addition, so add words in batches, not one call per word.
         """
         candidates = [unicodedata.normalize("NFC", word).strip() for word in words]
         with self._lock:
