@@ -15,19 +15,22 @@ AEWOL = "KR-49-01-02"
 HALLIM = "KR-49-01-01"
 
 
-def make_user(db: psycopg.Connection[DictRow], **fields: Any) -> UUID:
-    n = next(_counter)
-    values = {"email": f"user{n}@example.kr", "nickname": f"이웃{n}", "region_code": AEWOL}
-    values.update(fields)
+def _insert(db: psycopg.Connection[DictRow], table: str, values: dict[str, Any]) -> UUID:
     columns = ", ".join(values)
     placeholders = ", ".join(f"%({k})s" for k in values)
     row = db.execute(
-        f"INSERT INTO users ({columns}) VALUES ({placeholders}) RETURNING id",  # noqa: S608
+        f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) RETURNING id",  # noqa: S608
         values,
     ).fetchone()
     assert row is not None
-    user_id: UUID = row["id"]
-    return user_id
+    row_id: UUID = row["id"]
+    return row_id
+
+
+def make_user(db: psycopg.Connection[DictRow], **fields: Any) -> UUID:
+    n = next(_counter)
+    values = {"email": f"user{n}@example.kr", "nickname": f"이웃{n}", "region_code": AEWOL}
+    return _insert(db, "users", {**values, **fields})
 
 
 def make_question(db: psycopg.Connection[DictRow], user_id: UUID, **fields: Any) -> UUID:
@@ -39,16 +42,7 @@ def make_question(db: psycopg.Connection[DictRow], user_id: UUID, **fields: Any)
         "region_code": AEWOL,
         "category": "food",
     }
-    values.update(fields)
-    columns = ", ".join(values)
-    placeholders = ", ".join(f"%({k})s" for k in values)
-    row = db.execute(
-        f"INSERT INTO questions ({columns}) VALUES ({placeholders}) RETURNING id",  # noqa: S608
-        values,
-    ).fetchone()
-    assert row is not None
-    question_id: UUID = row["id"]
-    return question_id
+    return _insert(db, "questions", {**values, **fields})
 
 
 def make_answer(
@@ -59,13 +53,4 @@ def make_answer(
         "user_id": user_id,
         "content": "한담해변 쪽 고기국수집이 현지인들도 자주 가요.",
     }
-    values.update(fields)
-    columns = ", ".join(values)
-    placeholders = ", ".join(f"%({k})s" for k in values)
-    row = db.execute(
-        f"INSERT INTO answers ({columns}) VALUES ({placeholders}) RETURNING id",  # noqa: S608
-        values,
-    ).fetchone()
-    assert row is not None
-    answer_id: UUID = row["id"]
-    return answer_id
+    return _insert(db, "answers", {**values, **fields})

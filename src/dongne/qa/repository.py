@@ -168,25 +168,38 @@ async def get_question(
     return await cursor.fetchone()
 
 
-async def update_question(
-    conn: AsyncConnection[DictRow], question_id: UUID, changes: dict[str, Any]
+# Columns a use case may change, with the cast each needs; nothing else is
+# ever interpolated into an UPDATE.
+_UPDATABLE: dict[str, dict[str, str]] = {
+    "questions": {
+        "title": "", "content": "", "hashtags": "", "category": "", "location_description": "",
+        "images": "", "deleted_at": "", "highlighted_until": "",
+        "urgency": "::question_urgency", "status": "::question_status",
+    },
+    "answers": {"content": "", "images": "", "deleted_at": ""},
+}  # fmt: skip
+
+
+async def _update(
+    conn: AsyncConnection[DictRow], table: str, row_id: UUID, changes: dict[str, Any]
 ) -> None:
-    """Apply an allow-listed set of column changes."""
-    allowed = {
-        "title", "content", "hashtags", "category", "urgency", "location_description",
-        "images", "status", "deleted_at", "highlighted_until",
-    }  # fmt: skip
-    unknown = set(changes) - allowed
+    columns = _UPDATABLE[table]
+    unknown = set(changes) - set(columns)
     if unknown:
         raise ValueError(f"not updatable: {sorted(unknown)}")
     if not changes:
         return
-    casts = {"urgency": "::question_urgency", "status": "::question_status"}
-    assignments = ", ".join(f"{column} = %({column})s{casts.get(column, '')}" for column in changes)
+    assignments = ", ".join(f"{column} = %({column})s{columns[column]}" for column in changes)
     await conn.execute(
-        f"UPDATE questions SET {assignments} WHERE id = %(id)s".encode(),  # noqa: S608
-        {**changes, "id": question_id},
+        f"UPDATE {table} SET {assignments} WHERE id = %(id)s".encode(),  # noqa: S608
+        {**changes, "id": row_id},
     )
+
+
+async def update_question(
+    conn: AsyncConnection[DictRow], question_id: UUID, changes: dict[str, Any]
+) -> None:
+    await _update(conn, "questions", question_id, changes)
 
 
 async def get_answer(
@@ -203,16 +216,7 @@ async def get_answer(
 async def update_answer(
     conn: AsyncConnection[DictRow], answer_id: UUID, changes: dict[str, Any]
 ) -> None:
-    unknown = set(changes) - {"content", "images", "deleted_at"}
-    if unknown:
-        raise ValueError(f"not updatable: {sorted(unknown)}")
-    if not changes:
-        return
-    assignments = ", ".join(f"{column} = %({column})s" for column in changes)
-    await conn.execute(
-        f"UPDATE answers SET {assignments} WHERE id = %(id)s".encode(),  # noqa: S608
-        {**changes, "id": answer_id},
-    )
+    await _update(conn, "answers", answer_id, changes)
 
 
 async def list_answers(
