@@ -25,13 +25,19 @@ from dongne.embedded.redis import RedisStartError
 from dongne.embedded.stack import ServerUrls
 from dongne.geo.boundaries import BoundaryFileError
 from dongne.geo.services import InvalidCoordinatesError, OutsideServiceAreaError
+from dongne.ops.cli import bench_app, ops_app
+from dongne.ops.report import StatementsUnavailableError
 from dongne.runtime import Runtime, prepare_database, servers
+from dongne.search.cli import search_app
 
 app = typer.Typer(help="dongne (동네물어봐): hyperlocal Q&A for Jeju.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema and access.", no_args_is_help=True)
 regions_app = typer.Typer(help="Regions and their boundaries.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(regions_app, name="regions")
+app.add_typer(ops_app, name="ops")
+app.add_typer(bench_app, name="bench")
+app.add_typer(search_app, name="search")
 
 T = TypeVar("T")
 
@@ -47,6 +53,7 @@ _USER_ERRORS = (
     RedisError,
     FileNotFoundError,
     ValueError,
+    StatementsUnavailableError,
 )
 
 
@@ -106,6 +113,7 @@ def up(
 
     from dongne.api.app import create_app
     from dongne.geo.services import load_regions
+    from dongne.metrics.logs import log_config
 
     settings = _settings().model_copy(update={"embedded_worker": worker})
     host = host or settings.api_host
@@ -132,7 +140,12 @@ def up(
             typer.echo("press Ctrl-C to stop")
             # Client addresses drive login rate limits: never take them from a header.
             config = uvicorn.Config(
-                create_app(runtime), host=host, port=port, log_level="info", proxy_headers=False
+                create_app(runtime),
+                host=host,
+                port=port,
+                log_level="info",
+                proxy_headers=False,
+                log_config=log_config(),
             )
             uvicorn.Server(config).run()
     except (KeyboardInterrupt, _ShutdownRequestedError):
@@ -232,14 +245,13 @@ def worker(
         float, typer.Option(min=0.1, max=300, help="Seconds between polls without a NOTIFY.")
     ] = 5.0,
 ) -> None:
-    """Deliver outbox events (notifications, badges) until Ctrl-C or SIGTERM."""
-    import logging
-
+    """Deliver outbox events and run scheduled jobs until Ctrl-C or SIGTERM."""
+    from dongne.jobs.builtin import default_jobs
+    from dongne.jobs.scheduler import Scheduler
+    from dongne.metrics.logs import configure_json_logging
     from dongne.outbox.worker import OutboxWorker
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_json_logging()
     settings = _settings()
     # Until the event loop takes over, SIGTERM unwinds through cleanup like Ctrl-C.
     signal.signal(signal.SIGTERM, _raise_shutdown)
@@ -259,7 +271,9 @@ def worker(
             loop.add_signal_handler(signum, stop.set)
         try:
             typer.echo(f"dongne worker: delivering {len(workers)} shard(s); Ctrl-C stops")
-            await asyncio.gather(*(w.run(stop) for w in workers))
+            # Scheduled jobs (dongne.jobs): each slot runs once across all workers.
+            scheduler = Scheduler(runtime.router, default_jobs(runtime))
+            await asyncio.gather(*(w.run(stop) for w in workers), scheduler.run(stop))
         finally:
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(signum)

@@ -21,6 +21,10 @@ class PoolSettings(BaseSettings):
     max_size: int = Field(ge=1)
     statement_timeout_ms: int = Field(ge=0)
     acquire_timeout_s: float = Field(gt=0)
+    # Bounds of the pool resizer (dongne.ops.pools): max_size moves within
+    # [resize_floor, resize_ceiling]; unset means [max_size // 2, 2 × max_size].
+    resize_floor: int | None = Field(default=None, ge=1)
+    resize_ceiling: int | None = Field(default=None, ge=1)
 
     @model_validator(mode="after")
     def _min_not_above_max(self) -> PoolSettings:
@@ -63,9 +67,27 @@ class Settings(BaseSettings):
     redis_key_prefix: str = Field(default="", pattern=r"^[a-z0-9_:-]{0,40}$")
     session_ttl_s: int = Field(default=24 * 3600, ge=60)
     view_flush_interval_s: float = Field(default=5.0, gt=0)
+    # Redis Cluster: "host:port" of some masters (DONGNE_REDIS_CLUSTER_NODES as a
+    # JSON list); when set the caches and realtime use the cluster.
+    redis_cluster_nodes: list[str] = Field(default_factory=list)
+    # Two-tier cache (dongne.cache): Redis calls of the cache fail fast and a
+    # circuit breaker stops trying for a while, so a slow Redis cannot slow reads.
+    cache_enabled: bool = True
+    cache_l1_max_entries: int = Field(default=5000, ge=0)
+    cache_redis_timeout_s: float = Field(default=0.25, gt=0)
+    cache_breaker_failures: int = Field(default=3, ge=1)
+    cache_breaker_reset_s: float = Field(default=2.0, gt=0)
+    cache_warm_up: bool = True
+    # Realtime WebSocket: the largest text frame a client may send.
+    ws_max_frame_bytes: int = Field(default=4096, ge=256)
     # Run an outbox worker inside the API process (one machine, `dongne up`).
     # Larger deployments run `dongne worker` processes instead.
     embedded_worker: bool = False
+    # Search (issue 5): the embedded default ranks in PostgreSQL; an
+    # Elasticsearch cluster (nori plugin) is the scale-out backend.
+    search_backend: Literal["postgres", "elasticsearch"] = "postgres"
+    elasticsearch_url: str | None = None
+    elasticsearch_index: str = Field(default="dongne-questions", pattern=r"^[a-z0-9_-]{1,60}$")
 
     @model_validator(mode="after")
     def _production_needs_real_servers(self) -> Settings:

@@ -16,7 +16,9 @@ from dongne.accounts.passwords import MAX_LENGTH, MIN_LENGTH
 from dongne.accounts.ratelimit import LoginLimiter, RateLimitedError
 from dongne.accounts.sessions import SessionStore
 from dongne.api.deps import RouterDep, get_runtime
-from dongne.api.problems import problem_response
+from dongne.api.problems import Problem, problem_response
+from dongne.cache.deps import CacheDep, cached, invalidate
+from dongne.cache.domains import USER_PROFILE, Tags
 
 router = APIRouter(tags=["accounts"])
 
@@ -252,19 +254,39 @@ async def get_me(user: CurrentUser, db: RouterDep) -> PrivateProfile:
 
 
 @router.patch("/me", response_model=PrivateProfile, summary="내 프로필 수정")
-async def patch_me(user: CurrentUser, db: RouterDep, body: ProfilePatch) -> PrivateProfile:
-    return PrivateProfile(**await services.update_profile(db, user.id, body.changes()))
+async def patch_me(
+    user: CurrentUser, db: RouterDep, cache: CacheDep, body: ProfilePatch
+) -> PrivateProfile:
+    out = PrivateProfile(**await services.update_profile(db, user.id, body.changes()))
+    await invalidate(cache, Tags.user(user.id), Tags.FEED, Tags.STATS)
+    return out
 
 
 @router.delete("/me", status_code=204, summary="회원 탈퇴")
-async def delete_me(user: CurrentUser, db: RouterDep, sessions: Sessions) -> Response:
+async def delete_me(
+    user: CurrentUser, db: RouterDep, cache: CacheDep, sessions: Sessions
+) -> Response:
     await services.delete_account(db, sessions, user.id)
+    await invalidate(cache, Tags.user(user.id), Tags.FEED, Tags.STATS)
     return Response(status_code=204)
 
 
 @router.get("/users/{user_id}", response_model=PublicProfile, summary="공개 프로필")
-async def get_user(user_id: UUID, db: RouterDep) -> PublicProfile:
-    return PublicProfile(**await services.public_profile(db, user_id))
+async def get_user(user_id: UUID, db: RouterDep, cache: CacheDep) -> PublicProfile:
+    async def load() -> dict[str, Any] | None:
+        try:
+            profile = await services.public_profile(db, user_id)
+        except Problem as error:
+            if error.status == 404:
+                return None  # absent users are cached briefly too
+            raise
+        return PublicProfile(**profile).model_dump(mode="json")
+
+    result = await cached(cache, USER_PROFILE, [str(user_id)], [Tags.user(user_id)], load,
+                          PublicProfile.model_validate)  # fmt: skip
+    if result is None:
+        raise Problem(404, "사용자를 찾을 수 없습니다", slug="user-not-found")
+    return result
 
 
 @router.post(
@@ -273,8 +295,12 @@ async def get_user(user_id: UUID, db: RouterDep) -> PublicProfile:
     response_model=CheckinResult,
     summary="현지인 인증 GPS 체크인",
 )
-async def check_in(user: CurrentUser, db: RouterDep, body: CheckinIn) -> CheckinResult:
-    return CheckinResult(**await verification.check_in(db, user.id, body.lat, body.lng))
+async def check_in(
+    user: CurrentUser, db: RouterDep, cache: CacheDep, body: CheckinIn
+) -> CheckinResult:
+    out = CheckinResult(**await verification.check_in(db, user.id, body.lat, body.lng))
+    await invalidate(cache, Tags.user(user.id), Tags.STATS)
+    return out
 
 
 @router.get("/me/verification", response_model=VerificationStatus, summary="내 현지인 인증 상태")
@@ -288,8 +314,10 @@ async def my_verification(user: CurrentUser, db: RouterDep) -> VerificationStatu
     summary="현지인 인증 등급 지정 (관리자)",
 )
 async def set_verification(
-    user_id: UUID, admin: AdminUser, db: RouterDep, body: LevelIn
+    user_id: UUID, admin: AdminUser, db: RouterDep, cache: CacheDep, body: LevelIn
 ) -> VerificationStatus:
-    return VerificationStatus(
+    out = VerificationStatus(
         **await verification.set_level(db, admin.id, user_id, body.level, body.reason)
     )
+    await invalidate(cache, Tags.user(user_id), Tags.STATS)
+    return out

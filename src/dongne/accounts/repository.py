@@ -203,7 +203,7 @@ async def find_user(
         FROM users u LEFT JOIN regions r ON r.code = u.region_code
         WHERE u.id = %s AND u.deleted_at IS NULL
     """
-    return await _one(conn, query + (" FOR UPDATE OF u" if lock else ""), (user_id,))
+    return await _one(conn, query + (" FOR NO KEY UPDATE OF u" if lock else ""), (user_id,))
 
 
 async def update_profile(

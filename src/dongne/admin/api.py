@@ -13,6 +13,8 @@ from pydantic import BaseModel, Field
 from dongne.accounts.deps import AdminUser
 from dongne.api.deps import RouterDep
 from dongne.api.problems import Problem
+from dongne.cache.deps import CacheDep, invalidate
+from dongne.cache.domains import Tags
 from dongne.points import service as points
 from dongne.qa import repository as qa_repository
 
@@ -62,16 +64,20 @@ async def _set_hidden(db: RouterDep, admin: AdminUser, question_id: UUID, reason
 
 @router.post("/questions/{question_id}/hide", response_model=ModerationOut)
 async def hide_question(
-    db: RouterDep, admin: AdminUser, question_id: UUID, body: ModerationIn
+    db: RouterDep, cache: CacheDep, admin: AdminUser, question_id: UUID, body: ModerationIn
 ) -> ModerationOut:
-    return await _set_hidden(db, admin, question_id, body.reason, hidden=True)
+    out = await _set_hidden(db, admin, question_id, body.reason, hidden=True)
+    await invalidate(cache, Tags.FEED, Tags.STATS, Tags.TRENDING)
+    return out
 
 
 @router.post("/questions/{question_id}/unhide", response_model=ModerationOut)
 async def unhide_question(
-    db: RouterDep, admin: AdminUser, question_id: UUID, body: ModerationIn
+    db: RouterDep, cache: CacheDep, admin: AdminUser, question_id: UUID, body: ModerationIn
 ) -> ModerationOut:
-    return await _set_hidden(db, admin, question_id, body.reason, hidden=False)
+    out = await _set_hidden(db, admin, question_id, body.reason, hidden=False)
+    await invalidate(cache, Tags.FEED, Tags.STATS, Tags.TRENDING)
+    return out
 
 
 @router.post("/users/{user_id}/points", response_model=AdjustmentOut, status_code=201)

@@ -10,17 +10,23 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from dongne import __version__
+from dongne import __version__, realtime
 from dongne.accounts.api import router as accounts_router
 from dongne.admin.api import router as admin_router
+from dongne.api.http_cache import HttpCacheMiddleware
 from dongne.api.problems import install_problem_handlers, problem_response
+from dongne.cache import service as cache_service
 from dongne.geo.api import router as regions_router
+from dongne.metrics.api import install_metrics
 from dongne.notifications.api import router as notifications_router
+from dongne.ops.api import router as ops_router
+from dongne.ops.pools import PoolResizer
 from dongne.outbox.worker import OutboxWorker
 from dongne.points.api import router as points_router
 from dongne.qa.api import router as qa_router
 from dongne.qa.views import ViewCounter
 from dongne.runtime import Runtime
+from dongne.search.api import router as search_router
 
 logger = logging.getLogger(__name__)
 
@@ -45,11 +51,29 @@ def create_app(runtime: Runtime) -> FastAPI:
         await runtime.open()
         stop = asyncio.Event()
         tasks = [asyncio.create_task(_flush_views_forever(runtime))]
+        tasks += await cache_service.start(app)
+        tasks += await realtime.start(app)
+        # Pools resize from measured wait time, within bounds (dongne.ops.pools).
+        tasks.append(asyncio.create_task(PoolResizer(runtime.router).run(stop)))
         if runtime.settings.embedded_worker:
             tasks += [
-                asyncio.create_task(OutboxWorker(runtime.router, shard=shard).run(stop))
+                asyncio.create_task(
+                    OutboxWorker(
+                        runtime.router,
+                        shard=shard,
+                        after_commit=[
+                            *cache_service.outbox_callbacks(app),
+                            *realtime.outbox_callbacks(app),
+                        ],
+                    ).run(stop)
+                )
                 for shard in runtime.router.shard_names
             ]
+            from dongne.jobs.builtin import default_jobs
+            from dongne.jobs.scheduler import Scheduler
+
+            jobs = [job for job in default_jobs(runtime) if job.exclusive]
+            tasks.append(asyncio.create_task(Scheduler(runtime.router, jobs).run(stop)))
         try:
             yield
         finally:
@@ -58,6 +82,8 @@ def create_app(runtime: Runtime) -> FastAPI:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await _flush_views_once(runtime)
+            await realtime.stop(app)
+            await cache_service.stop(app)
             await runtime.close()
 
     app = FastAPI(
@@ -68,7 +94,12 @@ def create_app(runtime: Runtime) -> FastAPI:
         openapi_url="/openapi.json",
     )
     app.state.runtime = runtime
+    cache_service.install(app, runtime)
+    # After the cache layer: realtime shares its pub/sub connection.
+    realtime.install(app, runtime)
+    app.add_middleware(HttpCacheMiddleware)
     install_problem_handlers(app)
+    install_metrics(app, runtime)
     for area_router in (
         accounts_router,
         regions_router,
@@ -76,6 +107,8 @@ def create_app(runtime: Runtime) -> FastAPI:
         points_router,
         notifications_router,
         admin_router,
+        ops_router,
+        search_router,
     ):
         app.include_router(area_router, prefix="/api/v1")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -83,6 +84,26 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         title = str(exc.detail) if exc.detail else "요청을 처리할 수 없습니다"
         return problem_response(request, exc.status_code, title, slug=f"http-{exc.status_code}")
+
+    # A safety net under validation: a value the database itself refuses (a NUL
+    # byte in text, a rule only the schema knows) is the client's error, never
+    # a 500. Use cases map the errors they expect to precise problems first.
+    @app.exception_handler(psycopg.errors.DataError)
+    async def _bad_data(request: Request, exc: psycopg.errors.DataError) -> JSONResponse:
+        return problem_response(
+            request, 422, "요청 값이 올바르지 않습니다", "저장할 수 없는 값이 있습니다",
+            slug="validation",
+        )  # fmt: skip
+
+    @app.exception_handler(psycopg.errors.IntegrityError)
+    async def _conflict(request: Request, exc: psycopg.errors.IntegrityError) -> JSONResponse:
+        if isinstance(exc, psycopg.errors.UniqueViolation):
+            return problem_response(request, 409, "이미 있는 값입니다", slug="conflict")
+        rule = exc.diag.constraint_name or "constraint"
+        return problem_response(
+            request, 422, "요청 값이 규칙에 맞지 않습니다", f"위반한 규칙: {rule}",
+            slug="validation",
+        )  # fmt: skip
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -41,3 +41,36 @@ class Keys:
 
     def viewed(self, question_id: UUID, viewer: str) -> str:
         return f"{self.base}views:seen:{question_id}:{viewer}"
+
+    # -- two-tier cache (dongne.cache.store) ---------------------------------
+    # An entry and its stampede lock share a hash tag, so the Lua script that
+    # stores the value and releases the lock touches one cluster slot.
+    def cache_entry(self, domain: str, digest: str) -> str:
+        return f"{self.base}cache:{{{domain}:{digest}}}:entry"
+
+    def cache_lock(self, domain: str, digest: str) -> str:
+        return f"{self.base}cache:{{{domain}:{digest}}}:lock"
+
+    # One generation counter per tag; entries record the generations they were
+    # computed under, so INCR invalidates every entry of a tag without KEYS/SCAN.
+    def cache_generation(self, tag: str) -> str:
+        return f"{self.base}cache:gen:{{{tag}}}"
+
+    def cache_invalidations(self) -> str:
+        return f"{self.base}cache:invalidations"
+
+    # -- realtime (dongne.realtime) ------------------------------------------
+    def presence_session(self, user_id: UUID) -> str:
+        return f"{self.base}presence:user:{{{user_id}}}:session"
+
+    def presence_online(self) -> str:
+        return f"{self.base}presence:online"
+
+    def presence_online_region(self, region_code: str) -> str:
+        return f"{self.base}presence:online:{region_code}"
+
+    def typing(self, question_id: UUID) -> str:
+        return f"{self.base}typing:{{{question_id}}}"
+
+    def realtime_channel(self) -> str:
+        return f"{self.base}realtime:events"

@@ -187,6 +187,20 @@ class ShardRouter:
                 stats[f"{shard}/{pool.name}"] = dict(pool.get_stats())
         return stats
 
+    def pools(
+        self,
+    ) -> list[tuple[str, Workload, PoolSettings, AsyncConnectionPool[AsyncConnection[DictRow]]]]:
+        """Every open pool with its shard, workload and settings (for the pool resizer)."""
+        found = []
+        for shard, pools in self._pools.items():
+            for workload in (Workload.WRITE, Workload.BACKGROUND):
+                pool = pools.for_workload(workload)
+                found.append((shard, workload, self._pool_settings[workload], pool))
+            for pool in pools.reads:
+                if pool is not pools.write:
+                    found.append((shard, Workload.READ, self._pool_settings[Workload.READ], pool))
+        return found
+
     async def _open_shard(self, shard: ShardConfig) -> _ShardPools:
         write = await self._open_pool(shard.name, Workload.WRITE, shard.primary)
         background = await self._open_pool(shard.name, Workload.BACKGROUND, shard.primary)

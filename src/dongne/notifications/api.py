@@ -18,6 +18,8 @@ from dongne.accounts.deps import CurrentUser
 from dongne.api.cursors import decode_cursor, encode_cursor
 from dongne.api.deps import RouterDep
 from dongne.api.problems import Problem
+from dongne.cache.deps import CacheDep, cached, invalidate
+from dongne.cache.domains import UNREAD_COUNT, Tags
 from dongne.notifications import services
 
 router = APIRouter(tags=["notifications"])
@@ -76,20 +78,31 @@ async def list_notifications(
 
 
 @router.get("/notifications/unread-count", response_model=UnreadCount)
-async def unread_count(db: RouterDep, user: CurrentUser) -> UnreadCount:
-    return UnreadCount(count=await services.unread_count(db, user.id))
+async def unread_count(db: RouterDep, cache: CacheDep, user: CurrentUser) -> UnreadCount:
+    async def load() -> dict[str, int]:
+        return {"count": await services.unread_count(db, user.id)}
+
+    result = await cached(cache, UNREAD_COUNT, [str(user.id)], [Tags.notifications(user.id)],
+                          load, UnreadCount.model_validate)  # fmt: skip
+    assert result is not None
+    return result
 
 
 @router.post("/notifications/read-all", response_model=ReadAll)
-async def read_all(db: RouterDep, user: CurrentUser) -> ReadAll:
+async def read_all(db: RouterDep, cache: CacheDep, user: CurrentUser) -> ReadAll:
     """Mark every unread notification of the caller read; returns how many changed."""
-    return ReadAll(updated=await services.mark_all_read(db, user.id))
+    out = ReadAll(updated=await services.mark_all_read(db, user.id))
+    await invalidate(cache, Tags.notifications(user.id))
+    return out
 
 
 @router.post("/notifications/{notification_id}/read", response_model=NotificationOut)
-async def read_one(db: RouterDep, user: CurrentUser, notification_id: UUID) -> NotificationOut:
+async def read_one(
+    db: RouterDep, cache: CacheDep, user: CurrentUser, notification_id: UUID
+) -> NotificationOut:
     """Mark one notification read (again is fine: the first read_at is kept)."""
     row = await services.mark_read(db, user.id, notification_id)
+    await invalidate(cache, Tags.notifications(user.id))
     if row is None:
         raise Problem(
             404,

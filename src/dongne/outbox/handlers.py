@@ -70,10 +70,12 @@ def default_registry() -> HandlerRegistry:
     # Imported here: those modules import this one for the registry types.
     import dongne.notifications.handlers as notification_handlers
     import dongne.points.badges as badges
+    import dongne.search.sync as search_sync
 
     registry = HandlerRegistry()
     badges.register(registry)
     notification_handlers.register(registry)
+    search_sync.register(registry)
     return registry
 
 

@@ -47,7 +47,7 @@ async def award_for_answer(conn: AsyncConnection[DictRow], user_id: UUID, answer
     The user row is locked before counting, so concurrent answers cannot both
     slip under the cap.
     """
-    await conn.execute("SELECT 1 FROM users WHERE id = %s FOR UPDATE", (user_id,))
+    await conn.execute("SELECT 1 FROM users WHERE id = %s FOR NO KEY UPDATE", (user_id,))
     cursor = await conn.execute(
         """
         SELECT count(*) AS n FROM point_transactions

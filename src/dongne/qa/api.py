@@ -12,6 +12,8 @@ from dongne.accounts.deps import CurrentUser, OptionalUser
 from dongne.api.cursors import decode_cursor, encode_cursor
 from dongne.api.deps import RouterDep, get_runtime
 from dongne.api.problems import Problem
+from dongne.cache.deps import CacheDep, cached, invalidate
+from dongne.cache.domains import QUESTION_FEED, REGION_STATS, TRENDING, Tags
 from dongne.qa import repository, services, stats
 from dongne.qa.feeds import FeedQuery, question_feed
 from dongne.qa.schemas import (
@@ -90,7 +92,9 @@ async def _scope(db: RouterDep, region: str | None) -> list[str] | None:
 
 
 @router.post("/questions", status_code=201, response_model=QuestionOut, tags=["questions"])
-async def ask(db: RouterDep, user: CurrentUser, body: QuestionCreate) -> QuestionOut:
+async def ask(
+    db: RouterDep, cache: CacheDep, user: CurrentUser, body: QuestionCreate
+) -> QuestionOut:
     category: str | None = body.category
     if category is None:
         # Imported here: Kiwi's model is large, and a process that never has to
@@ -99,12 +103,15 @@ async def ask(db: RouterDep, user: CurrentUser, body: QuestionCreate) -> Questio
 
         guess = await run_in_threadpool(classify_question_category, body.title, body.content)
         category = guess.category
-    return question_out(await services.ask(db, user, body, category))
+    out = question_out(await services.ask(db, user, body, category))
+    await invalidate(cache, Tags.FEED, Tags.STATS, Tags.TRENDING, Tags.user(user.id))
+    return out
 
 
 @router.get("/questions", response_model=QuestionPage, tags=["questions"])
 async def feed(
     db: RouterDep,
+    cache: CacheDep,
     region: Annotated[RegionCode | None, Query()] = None,
     category: Annotated[Category | None, Query()] = None,
     status: Annotated[Status | None, Query()] = None,
@@ -113,12 +120,21 @@ async def feed(
     cursor: Annotated[str | None, Query(max_length=500)] = None,
     limit: Limit = 20,
 ) -> QuestionPage:
-    scope = await _scope(db, region)
-    query = FeedQuery(sort=sort, regions=scope, category=category, status=status,
-                      author_id=author, cursor=cursor, limit=limit)  # fmt: skip
-    async with db.connection(region=region) as conn:
-        page = await question_feed(conn, query)
-    return QuestionPage(items=[question_out(r) for r in page.rows], next_cursor=page.next_cursor)
+    async def load() -> dict[str, Any]:
+        scope = await _scope(db, region)
+        query = FeedQuery(sort=sort, regions=scope, category=category, status=status,
+                          author_id=author, cursor=cursor, limit=limit)  # fmt: skip
+        async with db.connection(region=region) as conn:
+            page = await question_feed(conn, query)
+        return QuestionPage(
+            items=[question_out(r) for r in page.rows], next_cursor=page.next_cursor
+        ).model_dump(mode="json")
+
+    params = [region, category, status, sort, author, cursor, limit]
+    result = await cached(cache, QUESTION_FEED, params, [Tags.FEED], load,
+                          QuestionPage.model_validate)  # fmt: skip
+    assert result is not None
+    return result
 
 
 @router.get("/questions/{question_id}", response_model=QuestionOut, tags=["questions"])
@@ -134,26 +150,37 @@ async def read_question(
 
 @router.patch("/questions/{question_id}", response_model=QuestionOut, tags=["questions"])
 async def edit_question(
-    db: RouterDep, user: CurrentUser, question_id: UUID, body: QuestionUpdate
+    db: RouterDep, cache: CacheDep, user: CurrentUser, question_id: UUID, body: QuestionUpdate
 ) -> QuestionOut:
-    return question_out(await services.edit_question(db, user, question_id, body))
+    out = question_out(await services.edit_question(db, user, question_id, body))
+    await invalidate(cache, Tags.FEED, Tags.TRENDING)
+    return out
 
 
 @router.delete("/questions/{question_id}", status_code=204, tags=["questions"])
-async def delete_question(db: RouterDep, user: CurrentUser, question_id: UUID) -> Response:
+async def delete_question(
+    db: RouterDep, cache: CacheDep, user: CurrentUser, question_id: UUID
+) -> Response:
     await services.delete_question(db, user, question_id)
+    await invalidate(cache, Tags.FEED, Tags.STATS, Tags.TRENDING)
     return Response(status_code=204)
 
 
 @router.put("/questions/{question_id}/like", response_model=LikeOut, tags=["questions"])
-async def like_question(db: RouterDep, user: CurrentUser, question_id: UUID) -> LikeOut:
+async def like_question(
+    db: RouterDep, cache: CacheDep, user: CurrentUser, question_id: UUID
+) -> LikeOut:
     count = await services.set_question_like(db, user, question_id, liked=True)
+    await invalidate(cache, Tags.FEED)
     return LikeOut(liked=True, like_count=count)
 
 
 @router.delete("/questions/{question_id}/like", response_model=LikeOut, tags=["questions"])
-async def unlike_question(db: RouterDep, user: CurrentUser, question_id: UUID) -> LikeOut:
+async def unlike_question(
+    db: RouterDep, cache: CacheDep, user: CurrentUser, question_id: UUID
+) -> LikeOut:
     count = await services.set_question_like(db, user, question_id, liked=False)
+    await invalidate(cache, Tags.FEED)
     return LikeOut(liked=False, like_count=count)
 
 
@@ -190,9 +217,11 @@ def _strict_bool(value: object) -> bool:
     tags=["answers"],
 )  # fmt: skip
 async def create_answer(
-    db: RouterDep, user: CurrentUser, question_id: UUID, body: AnswerCreate
+    db: RouterDep, cache: CacheDep, user: CurrentUser, question_id: UUID, body: AnswerCreate
 ) -> AnswerOut:
-    return answer_out(await services.answer(db, user, question_id, body))
+    out = answer_out(await services.answer(db, user, question_id, body))
+    await invalidate(cache, Tags.FEED, Tags.STATS, Tags.user(user.id))
+    return out
 
 
 @router.patch("/answers/{answer_id}", response_model=AnswerOut, tags=["answers"])
@@ -203,8 +232,11 @@ async def edit_answer(
 
 
 @router.delete("/answers/{answer_id}", status_code=204, tags=["answers"])
-async def delete_answer(db: RouterDep, user: CurrentUser, answer_id: UUID) -> Response:
+async def delete_answer(
+    db: RouterDep, cache: CacheDep, user: CurrentUser, answer_id: UUID
+) -> Response:
     await services.delete_answer(db, user, answer_id)
+    await invalidate(cache, Tags.FEED, Tags.STATS)
     return Response(status_code=204)
 
 
@@ -221,41 +253,61 @@ async def unlike_answer(db: RouterDep, user: CurrentUser, answer_id: UUID) -> Li
 
 
 @router.post("/answers/{answer_id}/accept", response_model=AcceptOut, tags=["answers"])
-async def accept_answer(db: RouterDep, user: CurrentUser, answer_id: UUID) -> AcceptOut:
-    return AcceptOut(**await services.accept(db, user, answer_id))
+async def accept_answer(
+    db: RouterDep, cache: CacheDep, user: CurrentUser, answer_id: UUID
+) -> AcceptOut:
+    out = AcceptOut(**await services.accept(db, user, answer_id))
+    await invalidate(cache, Tags.FEED, Tags.STATS)
+    return out
 
 
 @router.get("/hashtags/trending", response_model=TrendingOut, tags=["hashtags"])
 async def trending(
     db: RouterDep,
+    cache: CacheDep,
     region: Annotated[RegionCode, Query()] = "KR-49",
     window: Annotated[Literal["24h", "7d"], Query()] = "24h",
     limit: Annotated[int, Query(ge=1, le=50)] = 15,
 ) -> TrendingOut:
-    scope = await _scope(db, region)
-    assert scope is not None
-    async with db.connection() as conn:
-        rows = await stats.trending_hashtags(conn, scope, window, limit)
-    return TrendingOut(region_code=region, window=window, items=[TrendingTag(**r) for r in rows])
+    async def load() -> dict[str, Any]:
+        scope = await _scope(db, region)
+        assert scope is not None
+        async with db.connection() as conn:
+            rows = await stats.trending_hashtags(conn, scope, window, limit)
+        return TrendingOut(
+            region_code=region, window=window, items=[TrendingTag(**r) for r in rows]
+        ).model_dump(mode="json")
+
+    result = await cached(cache, TRENDING, [region, window, limit], [Tags.TRENDING], load,
+                          TrendingOut.model_validate)  # fmt: skip
+    assert result is not None
+    return result
 
 
 @router.get("/regions/{code}/stats", response_model=RegionStats, tags=["regions"])
 async def region_stats(
     db: RouterDep,
+    cache: CacheDep,
     code: Annotated[str, Path(pattern=r"^[A-Z]{2}(-[0-9]{2}){0,3}$", max_length=20)],
 ) -> RegionStats:
-    scope = await _scope(db, code)
-    assert scope is not None
-    async with db.connection() as conn:
-        row = await stats.region_stats(conn, scope)
-    questions = int(row["questions"])
-    median = row["median_minutes_to_first_answer"]
-    return RegionStats(
-        region_code=code,
-        questions=questions,
-        answered_questions=row["answered_questions"],
-        accepted_questions=row["accepted_questions"],
-        answer_rate=round(row["answered_questions"] / questions, 4) if questions else 0.0,
-        median_minutes_to_first_answer=round(float(median), 1) if median is not None else None,
-        active_verified_locals=row["active_verified_locals"],
-    )
+    async def load() -> dict[str, Any]:
+        scope = await _scope(db, code)
+        assert scope is not None
+        async with db.connection() as conn:
+            row = await stats.region_stats(conn, scope)
+        questions = int(row["questions"])
+        median = row["median_minutes_to_first_answer"]
+        return RegionStats(
+            region_code=code,
+            questions=questions,
+            answered_questions=row["answered_questions"],
+            accepted_questions=row["accepted_questions"],
+            answer_rate=round(row["answered_questions"] / questions, 4) if questions else 0.0,
+            median_minutes_to_first_answer=round(float(median), 1) if median is not None else None,
+            active_verified_locals=row["active_verified_locals"],
+        ).model_dump(mode="json")
+
+    result = await cached(cache, REGION_STATS, [code], [Tags.STATS], load,
+                          RegionStats.model_validate)  # fmt: skip
+    assert result is not None
+    return result

@@ -162,7 +162,7 @@ async def get_question(
 ) -> dict[str, Any] | None:
     query = f"""
         SELECT {_QUESTION_COLUMNS} FROM questions q JOIN users u ON u.id = q.user_id
-        WHERE q.id = %s {"FOR UPDATE OF q" if lock else ""}
+        WHERE q.id = %s {"FOR NO KEY UPDATE OF q" if lock else ""}
     """  # noqa: S608 - fixed fragments only
     cursor = await conn.execute(query.encode(), (question_id,))
     return await cursor.fetchone()
@@ -207,7 +207,7 @@ async def get_answer(
 ) -> dict[str, Any] | None:
     query = f"""
         SELECT {_ANSWER_COLUMNS} FROM answers a JOIN users u ON u.id = a.user_id
-        WHERE a.id = %s {"FOR UPDATE OF a" if lock else ""}
+        WHERE a.id = %s {"FOR NO KEY UPDATE OF a" if lock else ""}
     """  # noqa: S608 - fixed fragments only
     cursor = await conn.execute(query.encode(), (answer_id,))
     return await cursor.fetchone()

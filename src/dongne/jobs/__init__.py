@@ -1,0 +1,1 @@
+"""Scheduled jobs run by ``dongne worker``: cron expressions, single-run across workers."""

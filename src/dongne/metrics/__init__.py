@@ -1,0 +1,1 @@
+"""Prometheus metrics, request ids and JSON logs for every dongne process."""

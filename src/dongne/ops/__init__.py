@@ -1,0 +1,1 @@
+"""Operations: database reports, the index recommender, the query analyser, pool resizing."""

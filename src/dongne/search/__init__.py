@@ -1,0 +1,1 @@
+"""Korean search over questions: one contract, a PostgreSQL and an Elasticsearch backend."""
