@@ -138,7 +138,10 @@ def up(
                 f"dongne is up: API http://{host}:{port}/api/v1 — docs http://{host}:{port}/docs"
             )
             typer.echo("press Ctrl-C to stop")
-            # Client addresses drive login rate limits: never take them from a header.
+            # Client addresses drive login rate limits: never take them from a
+            # header. WebSocket frames are refused by the protocol layer well
+            # before they could cost memory; the app closes smaller oversized
+            # ones itself with a reason (1009).
             config = uvicorn.Config(
                 create_app(runtime),
                 host=host,

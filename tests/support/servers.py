@@ -47,7 +47,12 @@ def serve_api(runtime: Runtime) -> Iterator[str]:
     """Serve the real app with uvicorn on a loopback port in a background thread."""
     port = free_port()
     config = uvicorn.Config(
-        create_app(runtime), host="127.0.0.1", port=port, log_level="warning", proxy_headers=False
+        create_app(runtime),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        proxy_headers=False,
+        ws_max_size=runtime.settings.ws_max_frame_bytes * 4,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
