@@ -29,6 +29,7 @@ from psycopg import sql
 
 from bench import micro
 from bench.generate import SCALES, generate
+from dongne.api.cursors import encode_cursor
 from dongne.config import Settings
 from dongne.db.migrate import ensure_partitions, migrate
 from dongne.db.router import ShardRouter
@@ -120,8 +121,81 @@ def _wait_ready(port: int, proc: subprocess.Popen[bytes]) -> None:
     raise RuntimeError("bench API server did not become ready")
 
 
+CACHED_FEED = "region feed (cached, same URL)"
+UNCACHED_FEED = "region feed (uncached, keyset, 20 rows)"
+
+
+def feed_scenarios(
+    url: str, client: httpx.Client, region: str, max_requests: int
+) -> list[dict[str, Any]]:
+    """The region feed twice: a cache hit, and a cache miss on every request.
+
+    *Cached*: one URL (the district's first page) requested over and over, after
+    one warm request, so every measured request is an L1 hit.
+    *Uncached*: each request asks for a different keyset page (a cursor after a
+    different question id of the same district), so no two requests share a
+    cache key and each one takes the full miss path — L1 miss, Redis MGET miss,
+    lock SET NX, the PostgreSQL query, the Redis store. The request list is at
+    least as long as the request cap, so the runner never repeats a URL. Feed
+    entries left in Redis by an earlier run are stale: that run's write
+    scenarios bumped the feed tag's generation after its feed scenarios.
+    """
+    feed = f"/api/v1/questions?region={region}&limit=20"
+    client.get(feed).raise_for_status()  # warm: L1 and L2 hold the first page
+    with psycopg.connect(url, autocommit=True) as conn:
+        ids = [
+            str(r[0])
+            for r in conn.execute(
+                "SELECT id FROM questions WHERE region_code = %s AND deleted_at IS NULL "
+                "ORDER BY id DESC LIMIT %s",
+                (region, max_requests + 20),
+            ).fetchall()
+        ][20:]
+    cursors = [encode_cursor("questions:newest", [i]) for i in ids]
+    return [
+        {"name": CACHED_FEED, "requests": [{"method": "GET", "path": feed}]},
+        {
+            "name": UNCACHED_FEED,
+            "requests": [{"method": "GET", "path": f"{feed}&cursor={c}"} for c in cursors],
+        },
+    ]
+
+
+def bench_env() -> dict[str, str]:
+    return {
+        **os.environ,
+        "PYTHONPATH": str(ROOT.parent) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+    }
+
+
+def start_server(
+    url: str,
+    redis_url: str,
+    stack: str | None = None,
+    prepare_threshold: str | None = None,
+    *,
+    cache: bool = True,
+) -> tuple[subprocess.Popen[bytes], int]:
+    """The API server in its own process (``bench.server``), ready; the caller stops it."""
+    port = _free_port()
+    args = [sys.executable, "-m", "bench.server", url, redis_url, str(port)]
+    if stack or prepare_threshold:
+        args.append(stack or "uvicorn-uvloop-httptools")
+    if prepare_threshold:
+        args.append(prepare_threshold)
+    env = {**bench_env(), "BENCH_CACHE": "on" if cache else "off"}
+    server = subprocess.Popen(args, cwd=ROOT.parent, env=env)
+    try:
+        _wait_ready(port, server)
+    except BaseException:
+        server.terminate()
+        server.wait(timeout=30)
+        raise
+    return server, port
+
+
 def _scenarios(
-    url: str, base: str, region: str, accept_n: int
+    url: str, base: str, region: str, accept_n: int, max_requests: int
 ) -> tuple[list[dict[str, Any]], list[str]]:
     notes: list[str] = []
     client = httpx.Client(base_url=base, timeout=30)
@@ -173,13 +247,9 @@ def _scenarios(
                 pairs.append(str(a[0]))  # type: ignore[index]
     auth_a = {"authorization": f"Bearer {asker}"}
     auth_l = {"authorization": f"Bearer {local}"}
-    feed = f"/api/v1/questions?region={region}&limit=20"
     scenarios: list[dict[str, Any]] = [
         {"name": "H hello-world", "requests": [{"method": "GET", "path": "/bench/hello"}]},
-        {
-            "name": "region feed (uncached, keyset, 20 rows)",
-            "requests": [{"method": "GET", "path": feed}],
-        },
+        *feed_scenarios(url, client, region, max_requests),
         {
             "name": "question detail",
             "requests": [{"method": "GET", "path": f"/api/v1/questions/{i}"} for i in ids],
@@ -238,10 +308,6 @@ def _scenarios(
             ],
         },
     ]
-    notes.append(
-        "cached region feed not measured: dongne has no region-feed cache yet "
-        "(targets 1 and the cached half of 2 cannot be evaluated)"
-    )
     client.close()
     return scenarios, notes
 
@@ -290,7 +356,7 @@ def _machine(url: str, redis_url: str) -> dict[str, Any]:
 def _targets(load: list[dict[str, Any]], sqlb: dict[str, Any]) -> list[dict[str, Any]]:
     by = {r["name"]: r for r in load}
     h = by.get("H hello-world")
-    feed = by.get("region feed (uncached, keyset, 20 rows)")
+    feed = by.get(UNCACHED_FEED)
     out: list[dict[str, Any]] = []
 
     def add(name: str, value: str, met: bool | None, why: str = "") -> None:
@@ -303,20 +369,47 @@ def _targets(load: list[dict[str, Any]], sqlb: dict[str, Any]) -> list[dict[str,
             }
         )
 
-    add(
-        "cached region feed ≥ 0.5×H req/s, p95 ≤ 2×H p95",
-        "—",
-        None,
-        "no region-feed cache exists in dongne yet",
-    )
+    cached = by.get(CACHED_FEED)
+    if h and cached:
+        rps, p95 = cached["rps"] / h["rps"], cached["p95_ms"] / h["p95_ms"]
+        add(
+            "cached region feed ≥ 0.5×H req/s, p95 ≤ 2×H p95",
+            f"{rps:.3f}×H req/s ({cached['rps']} vs {h['rps']}), p95 {p95:.2f}×H "
+            f"({cached['p95_ms']} vs {h['p95_ms']} ms)",
+            rps >= 0.5 and p95 <= 2,
+            ""
+            if rps >= 0.5 and p95 <= 2
+            else "an L1 hit does no I/O but still runs the route's dependencies, query "
+            "validation and the response model's validation + JSON of 20 questions; H is "
+            "one plain-text route",
+        )
+    else:
+        add("cached region feed ≥ 0.5×H req/s, p95 ≤ 2×H p95", "—", None, "not in this run")
     if h and feed:
         ratio = feed["rps"] / h["rps"]
         add(
             "uncached region feed ≥ 0.25×H req/s",
             f"{ratio:.3f}×H ({feed['rps']} vs {h['rps']})",
             ratio >= 0.25,
+            ""
+            if ratio >= 0.25
+            else "each miss has PostgreSQL plan the feed query anew over every month "
+            "partition (custom plans: ~3 ms of planning for ~0.5 ms of execution at 1m; "
+            "docs/performance.md), plus the miss path's four Redis round trips",
         )
-    add("cached ≥ 2× uncached", "—", None, "no cache to compare")
+    if cached and feed:
+        ratio = cached["rps"] / feed["rps"]
+        add(
+            "cached ≥ 2× uncached",
+            f"{ratio:.2f}× ({cached['rps']} vs {feed['rps']} req/s)",
+            ratio >= 2,
+            ""
+            if ratio >= 2
+            else "the miss path is cheap relative to the fixed per-request cost that a hit "
+            "pays too (HTTP, FastAPI, validation and JSON of 20 questions)",
+        )
+    else:
+        add("cached ≥ 2× uncached", "—", None, "not in this run")
     page = sqlb["pagination"]
     add(
         f"keyset p95(page {page['page']})/p95(page 1) ≤ 1.5",
@@ -336,9 +429,15 @@ def _targets(load: list[dict[str, Any]], sqlb: dict[str, Any]) -> list[dict[str,
         "after it — each a further index lookup and row write",
     )
     part = sqlb["partitioning"]
+    window = (
+        f"; with a month window (partition pruning, not in the API's feed yet): "
+        f"{part['window_ratio_p50']}×"
+        if "window_ratio_p50" in part
+        else ""
+    )
     add(
         "single-district feed partitioned ≤ 1.1× unpartitioned",
-        f"{part['ratio_p50']}× (p50)",
+        f"{part['ratio_p50']}× (p50){window}",
         part["ratio_p50"] <= 1.1,
         ""
         if part["ratio_p50"] <= 1.1
@@ -410,6 +509,11 @@ def _markdown(result: dict[str, Any]) -> str:
         _row("feed on partitioned questions", part["partitioned"]),
         _row("feed on unpartitioned copy", part["unpartitioned"]),
     ]
+    if "partitioned_month_window" in part:
+        lines.append(
+            _row("feed on partitioned, id ≥ previous month (pruned)",
+                 part["partitioned_month_window"])
+        )  # fmt: skip
     t = result["sql"]["triggers"]
     lines += [
         "",
@@ -477,19 +581,12 @@ def main(
                 "triggers": micro.triggers(conn),
                 "partitioning": micro.partitioning(conn, region),
             }
-        port = _free_port()
-        env = {
-            **os.environ,
-            "PYTHONPATH": str(ROOT.parent) + os.pathsep + os.environ.get("PYTHONPATH", ""),
-        }
-        server = subprocess.Popen(
-            [sys.executable, "-m", "bench.server", url, redis_url, str(port)],
-            cwd=ROOT.parent,
-            env=env,
-        )
+        env = bench_env()
+        server, port = start_server(url, redis_url)
         try:
-            _wait_ready(port, server)
-            scenarios, notes = _scenarios(url, f"http://127.0.0.1:{port}", region, accept_n)
+            scenarios, notes = _scenarios(
+                url, f"http://127.0.0.1:{port}", region, accept_n, requests
+            )
             spec = {
                 "port": port,
                 "concurrency": concurrency,

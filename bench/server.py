@@ -1,26 +1,46 @@
 """The API under test, in its own process: dongne's app plus a bare hello-world
-route (the baseline H) served by the same uvicorn (uvloop + httptools).
+route (the baseline H) served by the same server, with the two-tier cache on
+(``BENCH_CACHE=off`` turns it off: the stacks comparison's cache-less row).
 
-    python -m bench.server DATABASE_URL REDIS_URL PORT
+    python -m bench.server DATABASE_URL REDIS_URL PORT [STACK] [PREPARE_THRESHOLD]
+
+STACK is one of ``STACKS`` (default ``uvicorn-uvloop-httptools``, what
+``dongne serve`` uses); PREPARE_THRESHOLD is psycopg's (an integer, or
+``none`` for never; default: the setting's default). Granian imports the app
+by name in its worker, so the configuration travels in ``BENCH_*`` variables.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 
-import uvicorn
+from fastapi import FastAPI
 from starlette.responses import PlainTextResponse
 
-from dongne.api.app import create_app
-from dongne.config import Settings
-from dongne.embedded.stack import ServerUrls
-from dongne.runtime import Runtime
+STACKS = ("uvicorn-uvloop-httptools", "uvicorn-asyncio-h11", "granian")
+DEFAULT_STACK = STACKS[0]
 
 
-def main() -> None:
-    database_url, redis_url, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+def app_factory() -> FastAPI:
+    """The app from ``BENCH_*`` variables (also granian's factory target)."""
+    from dongne.api.app import create_app
+    from dongne.config import Settings
+    from dongne.embedded.stack import ServerUrls
+    from dongne.runtime import Runtime
+
+    database_url, redis_url = os.environ["BENCH_DATABASE_URL"], os.environ["BENCH_REDIS_URL"]
+    extra: dict[str, object] = {}
+    threshold = os.environ.get("BENCH_PREPARE_THRESHOLD", "")
+    if threshold:
+        extra["db_prepare_threshold"] = None if threshold == "none" else int(threshold)
     settings = Settings(
-        environment="test", database_url=database_url, redis_url=redis_url, redis_key_prefix="bench"
+        environment="test",
+        database_url=database_url,
+        redis_url=redis_url,
+        redis_key_prefix="bench",
+        cache_enabled=os.environ.get("BENCH_CACHE", "on") != "off",
+        **extra,  # type: ignore[arg-type]
     )
     app = create_app(Runtime.build(settings, ServerUrls(database_url, redis_url)))
 
@@ -28,16 +48,49 @@ def main() -> None:
     async def hello() -> PlainTextResponse:
         return PlainTextResponse("hello")
 
+    return app
+
+
+def serve(stack: str, port: int) -> None:
+    if stack == "granian":
+        from granian import Granian
+        from granian.constants import Interfaces, Loops
+
+        Granian(
+            "bench.server:app_factory",
+            address="127.0.0.1",
+            port=port,
+            interface=Interfaces.ASGI,
+            workers=1,
+            loop=Loops.uvloop,
+            factory=True,
+            log_enabled=False,
+        ).serve()
+        return
+    import uvicorn
+
+    fast = stack == "uvicorn-uvloop-httptools"
     uvicorn.run(
-        app,
+        app_factory(),
         host="127.0.0.1",
         port=port,
         log_level="warning",
         access_log=False,
-        loop="uvloop",
-        http="httptools",
+        loop="uvloop" if fast else "asyncio",
+        http="httptools" if fast else "h11",
         proxy_headers=False,
     )
+
+
+def main() -> None:
+    os.environ["BENCH_DATABASE_URL"], os.environ["BENCH_REDIS_URL"] = sys.argv[1], sys.argv[2]
+    port = int(sys.argv[3])
+    stack = sys.argv[4] if len(sys.argv) > 4 else DEFAULT_STACK
+    if stack not in STACKS:
+        raise SystemExit(f"unknown stack {stack!r}: one of {', '.join(STACKS)}")
+    if len(sys.argv) > 5:
+        os.environ["BENCH_PREPARE_THRESHOLD"] = sys.argv[5]
+    serve(stack, port)
 
 
 if __name__ == "__main__":

@@ -62,6 +62,11 @@ class Settings(BaseSettings):
     read_pool: PoolSettings = Field(default_factory=_read_pool)
     write_pool: PoolSettings = Field(default_factory=_write_pool)
     background_pool: PoolSettings = Field(default_factory=_background_pool)
+    # psycopg's server-side prepared statements: a query is prepared after it ran
+    # this many times on a connection (0: at once; None: never — needed behind a
+    # transaction-mode pgbouncer). 5 is psycopg's default; the bench measured it
+    # against "never" and "at once" (docs/performance.md).
+    db_prepare_threshold: int | None = Field(default=5, ge=0)
     partitions_ahead_months: int = Field(default=3, ge=1, le=24)
     # Keeps several deployments (or test modules) apart on one Redis.
     redis_key_prefix: str = Field(default="", pattern=r"^[a-z0-9_:-]{0,40}$")

@@ -7,9 +7,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import psycopg
-import redis.asyncio as aioredis
 from psycopg import sql
 
+from dongne.cache.client import RedisClient, make_client
 from dongne.cache.keys import Keys
 from dongne.config import Settings
 from dongne.db import migrate
@@ -25,7 +25,9 @@ class Runtime:
     settings: Settings
     urls: ServerUrls
     router: ShardRouter
-    redis: aioredis.Redis
+    # One Redis or a Redis Cluster (settings.redis_cluster_nodes): sessions,
+    # rate limits, view counts and readiness use only cluster-safe commands.
+    redis: RedisClient
     keys: Keys
 
     @classmethod
@@ -34,7 +36,7 @@ class Runtime:
             settings=settings,
             urls=urls,
             router=ShardRouter.from_settings(settings, urls.database_url),
-            redis=aioredis.Redis.from_url(urls.redis_url, socket_timeout=2),
+            redis=make_client(settings, urls.redis_url, timeout_s=2),
             keys=Keys(settings.redis_key_prefix),
         )
 

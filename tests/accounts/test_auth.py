@@ -105,8 +105,8 @@ def test_logout_all_kills_every_session(api: httpx.Client, db: psycopg.Connectio
 def test_session_ttl_slides(
     api: httpx.Client, settings: Settings, redis_client: redis.Redis
 ) -> None:
-    _, token = signup(api)
-    key = Keys(settings.redis_key_prefix).session(hash_token(token))
+    user_id, token = signup(api)
+    key = Keys(settings.redis_key_prefix).session(user_id, hash_token(token))
     assert 0 < int(redis_client.ttl(key)) <= settings.session_ttl_s
     redis_client.expire(key, 60)
     assert int(redis_client.ttl(key)) <= 60

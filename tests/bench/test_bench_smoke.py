@@ -106,3 +106,30 @@ def test_bench_refuses_a_database_it_did_not_create(
 ) -> None:
     with pytest.raises(ForeignDatabaseError, match="not created by dongne bench"):
         main(scale="toy", home=test_home, database_url=database_url, results_dir=tmp_path)
+
+
+def test_targets_evaluate_the_cached_feed() -> None:
+    from bench.run import CACHED_FEED, UNCACHED_FEED, _targets
+
+    def scenario(name: str, rps: float, p95: float) -> dict[str, object]:
+        return {"name": name, "rps": rps, "p95_ms": p95, "statuses": {"200": 10}}
+
+    sqlb = {
+        "pagination": {"page": 500, "keyset_ratio_p95": 1.0, "offset_ratio_p95": 9.0},
+        "triggers": {"ratio": 1.05, "with_triggers_ms_per_row": 1.05,
+                     "without_triggers_ms_per_row": 1.0},
+        "partitioning": {"ratio_p50": 1.0, "window_ratio_p50": 1.0},
+    }  # fmt: skip
+    load = [
+        scenario("H hello-world", 1000, 10),
+        scenario(CACHED_FEED, 600, 15),
+        scenario(UNCACHED_FEED, 250, 40),
+    ]
+    status = {t["target"]: t["status"] for t in _targets(load, sqlb)}
+    assert status["cached region feed ≥ 0.5×H req/s, p95 ≤ 2×H p95"] == "met"
+    assert status["uncached region feed ≥ 0.25×H req/s"] == "met"
+    assert status["cached ≥ 2× uncached"] == "met"
+    load[1] = scenario(CACHED_FEED, 400, 25)
+    status = {t["target"]: t["status"] for t in _targets(load, sqlb)}
+    assert status["cached region feed ≥ 0.5×H req/s, p95 ≤ 2×H p95"] == "missed"
+    assert status["cached ≥ 2× uncached"] == "missed"

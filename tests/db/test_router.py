@@ -99,6 +99,20 @@ async def test_workloads_get_their_own_pools_and_timeouts(router: ShardRouter) -
     assert {"jeju/read-0", "jeju/write", "jeju/background"} <= set(router.pool_stats())
 
 
+async def test_prepare_threshold_setting_reaches_every_connection(database_url: str) -> None:
+    assert Settings().db_prepare_threshold == 5  # psycopg's own default, kept on measurement
+    for threshold in (None, 0):
+        settings = Settings(db_prepare_threshold=threshold)
+        router = ShardRouter.from_settings(settings, database_url)
+        await router.open()
+        try:
+            for workload in Workload:
+                async with router.connection(workload) as conn:
+                    assert conn.prepare_threshold == threshold
+        finally:
+            await router.close()
+
+
 async def test_transaction_commits_or_rolls_back(router: ShardRouter) -> None:
     async with router.transaction() as conn:
         await conn.execute("CREATE TABLE IF NOT EXISTS router_probe (n int)")

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import redis.asyncio as aioredis
-
+from dongne.cache.client import RedisClient
 from dongne.cache.keys import Keys
 
 WINDOW_S = 15 * 60
@@ -42,7 +41,7 @@ class Window:
 
 
 class LoginLimiter:
-    def __init__(self, redis: aioredis.Redis, keys: Keys) -> None:
+    def __init__(self, redis: RedisClient, keys: Keys) -> None:
         self._redis = redis
         self._keys = keys
 

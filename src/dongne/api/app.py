@@ -16,6 +16,7 @@ from dongne.admin.api import router as admin_router
 from dongne.api.http_cache import HttpCacheMiddleware
 from dongne.api.problems import install_problem_handlers, problem_response
 from dongne.cache import service as cache_service
+from dongne.cache.client import ping
 from dongne.geo.api import router as regions_router
 from dongne.metrics.api import install_metrics
 from dongne.notifications.api import router as notifications_router
@@ -126,8 +127,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         except Exception as error:
             checks["database"] = f"unavailable: {type(error).__name__}"
         try:
-            await runtime.redis.ping()
-            checks["redis"] = "ok"
+            checks["redis"] = "ok" if await ping(runtime.redis) else "unavailable: no PONG"
         except Exception as error:
             checks["redis"] = f"unavailable: {type(error).__name__}"
         if all(value == "ok" for value in checks.values()):

@@ -58,3 +58,18 @@ async def mget(client: RedisClient, keys: list[str]) -> list[Any]:
     if isinstance(client, RedisCluster):
         return list(await client.mget_nonatomic(keys))
     return list(await client.mget(keys))
+
+
+async def ping(client: RedisClient) -> bool:
+    """PING; on a cluster every primary must answer (one down fails the check)."""
+    if isinstance(client, RedisCluster):
+        return bool(await client.ping(target_nodes=RedisCluster.PRIMARIES))
+    return bool(await client.ping())
+
+
+async def info_stats(client: RedisClient) -> list[dict[str, Any]]:
+    """INFO stats of the server, or of every cluster primary."""
+    if isinstance(client, RedisCluster):
+        by_node = await client.info("stats", target_nodes=RedisCluster.PRIMARIES)
+        return [dict(v) for v in by_node.values()]
+    return [dict(await client.info("stats"))]

@@ -2,22 +2,28 @@
 
 Keys carry a schema version (bump it to orphan every old entry at once) and a
 deployment/test prefix. Per-user keys put the user id in a hash tag so that a
-user's keys land on one Redis Cluster slot.
+user's keys land on one Redis Cluster slot. Keys that one MULTI or one Lua
+script touches together must share a hash tag; every other command here
+touches a single key, so the rest spread over the cluster freely.
+
+v2: session keys gained the user's hash tag.
 """
 
 from __future__ import annotations
 
 from uuid import UUID
 
-KEY_VERSION = 1
+KEY_VERSION = 2
 
 
 class Keys:
     def __init__(self, prefix: str = "") -> None:
         self.base = f"dn:v{KEY_VERSION}:{prefix + ':' if prefix else ''}"
 
-    def session(self, token_hash: str) -> str:
-        return f"{self.base}session:{token_hash}"
+    # A session shares its user's hash tag with the user's session set: both
+    # change together in one MULTI, which Redis Cluster allows only in one slot.
+    def session(self, user_id: UUID, token_hash: str) -> str:
+        return f"{self.base}session:{{{user_id}}}:{token_hash}"
 
     def user_sessions(self, user_id: UUID) -> str:
         return f"{self.base}user:{{{user_id}}}:sessions"

@@ -99,6 +99,7 @@ class ShardRouter:
         *,
         default_shard: str,
         pool_settings: dict[Workload, PoolSettings],
+        prepare_threshold: int | None = 5,
     ) -> None:
         names = [s.name for s in shards]
         if len(set(names)) != len(names):
@@ -108,6 +109,7 @@ class ShardRouter:
         self.default_shard = default_shard
         self._shards = {s.name: s for s in shards}
         self._pool_settings = pool_settings
+        self._prepare_threshold = prepare_threshold
         self._pools: dict[str, _ShardPools] = {}
 
     @classmethod
@@ -120,6 +122,7 @@ class ShardRouter:
                 Workload.WRITE: settings.write_pool,
                 Workload.BACKGROUND: settings.background_pool,
             },
+            prepare_threshold=settings.db_prepare_threshold,
         )
 
     @property
@@ -229,6 +232,7 @@ class ShardRouter:
                 "row_factory": dict_row,
                 "application_name": f"dongne-{shard}-{name}",
                 "options": f"-c statement_timeout={settings.statement_timeout_ms}",
+                "prepare_threshold": self._prepare_threshold,
             },
         )
         await pool.open(wait=settings.min_size > 0, timeout=30)

@@ -16,6 +16,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 from redis.exceptions import RedisError
 
+from dongne.cache.client import info_stats
 from dongne.db.router import Workload
 from dongne.metrics.registry import REGISTRY
 from dongne.runtime import Runtime
@@ -119,8 +120,9 @@ async def redis_metrics(runtime: Runtime) -> list[Metric]:
     ratio = GaugeMetricFamily(
         "dongne_redis_keyspace_hit_ratio", "Redis keyspace hits / lookups (0..1).", labels=[]
     )
-    info = await runtime.redis.info("stats")
-    hits, misses = int(info.get("keyspace_hits", 0)), int(info.get("keyspace_misses", 0))
+    nodes = await info_stats(runtime.redis)  # every primary of a cluster
+    hits = sum(int(info.get("keyspace_hits", 0)) for info in nodes)
+    misses = sum(int(info.get("keyspace_misses", 0)) for info in nodes)
     if hits + misses:
         ratio.add_metric([], hits / (hits + misses))
     return [ratio]

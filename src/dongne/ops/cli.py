@@ -96,12 +96,12 @@ def ops_explain(
     _print_rows("findings", result["findings"])
 
 
-def _bench_module() -> Any:
+def _bench_module(name: str = "run") -> Any:
     root = Path(__file__).resolve().parents[3]
     if (root / "bench" / "__init__.py").exists() and str(root) not in sys.path:
         sys.path.insert(0, str(root))
     try:
-        return importlib.import_module("bench.run")
+        return importlib.import_module(f"bench.{name}")
     except ImportError as error:
         raise ValueError(f"dongne bench needs the source checkout (bench/): {error}") from None
 
@@ -127,4 +127,17 @@ def bench_run(
         allow_foreign_database=allow_foreign_database, seconds=seconds, requests=requests,
         fresh=fresh,
     )  # fmt: skip
+    typer.echo(f"results: {path}")
+
+
+@bench_app.command("stacks")
+def bench_stacks(
+    scale: Annotated[str, typer.Option(help="small | 100k | 1m")] = "small",
+    home: Annotated[Path | None, typer.Option(help="Where the bench's own servers live.")] = None,
+    seconds: Annotated[float, typer.Option(min=1, help="Time cap per load scenario.")] = 10.0,
+    requests: Annotated[int, typer.Option(min=10, help="Request cap per load scenario.")] = 2000,
+) -> None:
+    """Compare server stacks and drivers on the bench data; write bench/results/."""
+    module = _bench_module("stacks")
+    path = module.main(scale=scale, home=home, seconds=seconds, requests=requests)
     typer.echo(f"results: {path}")

@@ -8,14 +8,13 @@ is retried without counting twice. A viewer is counted once per 30 minutes.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import uuid
 from uuid import UUID
 
-import redis.asyncio as aioredis
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import RedisError
 
+from dongne.cache.client import RedisClient
 from dongne.cache.keys import Keys
 from dongne.db.router import ShardRouter, Workload
 
@@ -23,9 +22,21 @@ logger = logging.getLogger(__name__)
 
 VIEWER_WINDOW_S = 30 * 60
 
+# Move the pending hash aside under a flush id and record the id, atomically.
+# A script rather than MULTI: redis-py refuses RENAME in a cluster pipeline.
+# All three keys share the {views} hash tag, so this runs on one cluster slot.
+_MOVE_PENDING = """
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  return 0
+end
+redis.call('RENAME', KEYS[1], KEYS[2])
+redis.call('SADD', KEYS[3], ARGV[1])
+return 1
+"""
+
 
 class ViewCounter:
-    def __init__(self, redis: aioredis.Redis, keys: Keys) -> None:
+    def __init__(self, redis: RedisClient, keys: Keys) -> None:
         self._redis = redis
         self._keys = keys
 
@@ -52,13 +63,8 @@ class ViewCounter:
     async def flush(self, router: ShardRouter) -> int:
         """Apply pending views (and any earlier interrupted flush); returns views applied."""
         flush_id = uuid.uuid4().hex
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.rename(self._keys.pending_views(), self._keys.view_flush(flush_id))
-            pipe.sadd(self._keys.view_flushes(), flush_id)
-            # RENAME of a missing key fails when nothing is pending; the SADD
-            # still ran and the empty flush is cleaned up below.
-            with contextlib.suppress(ResponseError):
-                await pipe.execute()
+        keys = (self._keys.pending_views(), self._keys.view_flush(flush_id))
+        await self._redis.eval(_MOVE_PENDING, 3, *keys, self._keys.view_flushes(), flush_id)
         applied = 0
         for member in await self._redis.smembers(self._keys.view_flushes()):
             applied += await self._apply(
