@@ -252,7 +252,8 @@ def worker(
     from dongne.jobs.builtin import default_jobs
     from dongne.jobs.scheduler import Scheduler
     from dongne.metrics.logs import configure_json_logging
-    from dongne.outbox.worker import OutboxWorker
+    from dongne.outbox.effects import after_commit_effects
+    from dongne.outbox.worker import EventCallback, OutboxWorker
 
     configure_json_logging()
     settings = _settings()
@@ -260,8 +261,14 @@ def worker(
     signal.signal(signal.SIGTERM, _raise_shutdown)
 
     async def work(runtime: Runtime) -> int:
+        async with after_commit_effects(runtime) as callbacks:
+            return await deliver(runtime, callbacks)
+
+    async def deliver(runtime: Runtime, callbacks: list[EventCallback]) -> int:
         workers = [
-            OutboxWorker(runtime.router, shard=name, poll_interval_s=poll_interval)
+            OutboxWorker(
+                runtime.router, shard=name, poll_interval_s=poll_interval, after_commit=callbacks
+            )
             for name in runtime.router.shard_names
         ]
         if once:
