@@ -27,7 +27,7 @@ from dongne.config import Settings
 from dongne.embedded.stack import ServerUrls
 from dongne.qa.views import ViewCounter
 from dongne.runtime import Runtime
-from tests.realtime.conftest import Api, _wait_subscribed, session
+from tests.realtime.conftest import Api, _wait_subscribed, presence_and_typing_walk
 from tests.support.accounts import PASSWORD, auth, signup
 from tests.support.servers import serve_api
 
@@ -173,25 +173,4 @@ async def test_presence_and_typing_across_two_processes(apis: tuple[Api, Api]) -
     asked = a_api.http.post("/api/v1/questions", json=QUESTION, headers=auth(a_token))
     assert asked.status_code == 201, asked.text
     question = asked.json()["id"]
-    async with session(a_api, a_token) as a:
-        await a.send(type="presence.watch", region_code="KR-49-01")
-        snapshot = await a.expect("presence.online", region_code="KR-49-01")
-        assert snapshot["available"] is True
-        assert str(a_id) in snapshot["user_ids"]
-        async with session(b_api, b_token) as b:
-            await a.expect("presence", user_id=str(b_id), status="online")
-            await b.send(type="presence.watch", region_code=None)
-            both = await b.expect("presence.online")
-            assert {str(a_id), str(b_id)} <= set(both["user_ids"])
-
-            await a.send(type="question.watch", question_id=question)
-            await a.expect("typing.users", question_id=question)
-            await b.send(type="question.watch", question_id=question)
-            await b.expect("typing.users", question_id=question)
-            await b.send(type="typing.start", question_id=question)
-            await a.expect("typing", question_id=question, user_id=str(b_id), typing=True)
-            await a.send(type="typing.start", question_id=question)
-            await b.expect("typing", question_id=question, user_id=str(a_id), typing=True)
-            await b.send(type="typing.stop", question_id=question)
-            await a.expect("typing", question_id=question, user_id=str(b_id), typing=False)
-        await a.expect("presence", user_id=str(b_id), status="offline")
+    await presence_and_typing_walk(a_api, (a_id, a_token), b_api, (b_id, b_token), question)

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
 import httpx
 import pytest
@@ -90,3 +91,32 @@ async def session(api: Api, token: str, **hello: Any) -> AsyncIterator[Client]:
         await client.send(type="hello", token=token, **hello)
         client.ready = await client.expect("ready")
         yield client
+
+
+async def presence_and_typing_walk(
+    a_api: Api, a_user: tuple[UUID, str], b_api: Api, b_user: tuple[UUID, str], question: str
+) -> None:
+    """Two clients on two processes see each other come online, type and leave."""
+    (a_id, a_token), (b_id, b_token) = a_user, b_user
+    async with session(a_api, a_token) as a:
+        await a.send(type="presence.watch", region_code="KR-49-01")
+        snapshot = await a.expect("presence.online", region_code="KR-49-01")
+        assert snapshot["available"] is True
+        assert str(a_id) in snapshot["user_ids"]
+        async with session(b_api, b_token) as b:
+            await a.expect("presence", user_id=str(b_id), status="online")
+            await b.send(type="presence.watch", region_code=None)
+            both = await b.expect("presence.online")
+            assert {str(a_id), str(b_id)} <= set(both["user_ids"])
+
+            await a.send(type="question.watch", question_id=question)
+            await a.expect("typing.users", question_id=question)
+            await b.send(type="question.watch", question_id=question)
+            await b.expect("typing.users", question_id=question)
+            await b.send(type="typing.start", question_id=question)
+            await a.expect("typing", question_id=question, user_id=str(b_id), typing=True)
+            await a.send(type="typing.start", question_id=question)
+            await b.expect("typing", question_id=question, user_id=str(a_id), typing=True)
+            await b.send(type="typing.stop", question_id=question)
+            await a.expect("typing", question_id=question, user_id=str(b_id), typing=False)
+        await a.expect("presence", user_id=str(b_id), status="offline")

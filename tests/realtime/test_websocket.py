@@ -12,7 +12,7 @@ from psycopg.rows import DictRow
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from tests.realtime.conftest import GUARD_S, Api, Client, session
+from tests.realtime.conftest import GUARD_S, Api, Client, presence_and_typing_walk, session
 from tests.support.accounts import auth, signup
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -56,28 +56,7 @@ async def test_two_clients_on_two_processes_see_each_others_presence_and_typing(
     a_id, a_token = signup(a_api.http, region_code="KR-49-01-02")
     b_id, b_token = signup(b_api.http, region_code="KR-49-01-02")
     question = _ask(a_api, a_token)
-    async with session(a_api, a_token) as a:
-        await a.send(type="presence.watch", region_code="KR-49-01")
-        snapshot = await a.expect("presence.online", region_code="KR-49-01")
-        assert snapshot["available"] is True
-        assert str(a_id) in snapshot["user_ids"]
-        async with session(b_api, b_token) as b:
-            await a.expect("presence", user_id=str(b_id), status="online")
-            await b.send(type="presence.watch", region_code=None)
-            both = await b.expect("presence.online")
-            assert {str(a_id), str(b_id)} <= set(both["user_ids"])
-
-            await a.send(type="question.watch", question_id=question)
-            await a.expect("typing.users", question_id=question)
-            await b.send(type="question.watch", question_id=question)
-            await b.expect("typing.users", question_id=question)
-            await b.send(type="typing.start", question_id=question)
-            await a.expect("typing", question_id=question, user_id=str(b_id), typing=True)
-            await a.send(type="typing.start", question_id=question)
-            await b.expect("typing", question_id=question, user_id=str(a_id), typing=True)
-            await b.send(type="typing.stop", question_id=question)
-            await a.expect("typing", question_id=question, user_id=str(b_id), typing=False)
-        await a.expect("presence", user_id=str(b_id), status="offline")
+    await presence_and_typing_walk(a_api, (a_id, a_token), b_api, (b_id, b_token), question)
 
 
 async def test_asker_hears_of_the_answer_and_answerer_of_the_acceptance(
