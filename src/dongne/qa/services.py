@@ -102,6 +102,19 @@ async def get_question(
     return question
 
 
+def _require_author(row: dict[str, Any], actor: AuthenticatedUser, *, admin_may: bool) -> None:
+    if row["user_id"] != actor.id and not (admin_may and actor.is_admin):
+        raise Problem(403, "작성자만 할 수 있습니다", slug="forbidden")
+
+
+def _changes(data: QuestionUpdate | AnswerUpdate) -> dict[str, Any]:
+    """The fields a PATCH set, image URLs as plain strings for the database."""
+    changes = data.model_dump(exclude_unset=True, exclude_none=True)
+    if "images" in changes:
+        changes["images"] = [str(url) for url in changes["images"]]
+    return changes
+
+
 async def _owned_question(
     conn: AsyncConnection[DictRow], question_id: UUID, actor: AuthenticatedUser, *,
     admin_may: bool = False,
@@ -109,17 +122,14 @@ async def _owned_question(
     question = await repository.get_question(conn, question_id, lock=True)
     if question is None or not _visible_to(question, actor):
         raise _not_found()
-    if question["user_id"] != actor.id and not (admin_may and actor.is_admin):
-        raise Problem(403, "작성자만 할 수 있습니다", slug="forbidden")
+    _require_author(question, actor, admin_may=admin_may)
     return question
 
 
 async def edit_question(
     router: ShardRouter, actor: AuthenticatedUser, question_id: UUID, data: QuestionUpdate
 ) -> dict[str, Any]:
-    changes = data.model_dump(exclude_unset=True, exclude_none=True)
-    if "images" in changes:
-        changes["images"] = [str(url) for url in changes["images"]]
+    changes = _changes(data)
     async with router.transaction() as conn:
         await _owned_question(conn, question_id, actor)
         await repository.update_question(conn, question_id, changes)
@@ -181,17 +191,14 @@ async def _owned_answer(
     row = await repository.get_answer(conn, answer_id, lock=True)
     if row is None or row["deleted_at"] is not None:
         raise _not_found("답변")
-    if row["user_id"] != actor.id and not (admin_may and actor.is_admin):
-        raise Problem(403, "작성자만 할 수 있습니다", slug="forbidden")
+    _require_author(row, actor, admin_may=admin_may)
     return row
 
 
 async def edit_answer(
     router: ShardRouter, actor: AuthenticatedUser, answer_id: UUID, data: AnswerUpdate
 ) -> dict[str, Any]:
-    changes = data.model_dump(exclude_unset=True, exclude_none=True)
-    if "images" in changes:
-        changes["images"] = [str(url) for url in changes["images"]]
+    changes = _changes(data)
     async with router.transaction() as conn:
         await _owned_answer(conn, answer_id, actor)
         await repository.update_answer(conn, answer_id, changes)
