@@ -253,7 +253,9 @@ def worker(
     from dongne.jobs.scheduler import Scheduler
     from dongne.metrics.logs import configure_json_logging
     from dongne.outbox.effects import after_commit_effects
+    from dongne.outbox.handlers import default_registry
     from dongne.outbox.worker import EventCallback, OutboxWorker
+    from dongne.search.external import syncers_for
 
     configure_json_logging()
     settings = _settings()
@@ -265,14 +267,25 @@ def worker(
             return await deliver(runtime, callbacks)
 
     async def deliver(runtime: Runtime, callbacks: list[EventCallback]) -> int:
+        # With Elasticsearch configured, search handlers also queue changes for
+        # it and a syncer per shard sends them (dongne.search.external).
+        syncers = syncers_for(runtime.settings, runtime.router)
+        registry = default_registry(external_search=bool(syncers))
         workers = [
             OutboxWorker(
-                runtime.router, shard=name, poll_interval_s=poll_interval, after_commit=callbacks
+                runtime.router,
+                registry,
+                shard=name,
+                poll_interval_s=poll_interval,
+                after_commit=[*callbacks, *([syncers[name].on_outbox_event] if syncers else [])],
             )
             for name in runtime.router.shard_names
         ]
         if once:
-            return sum([await w.run_once() for w in workers])
+            processed = sum([await w.run_once() for w in workers])
+            for syncer in syncers.values():
+                await syncer.run_once()
+            return processed
         # Inside the loop a signal only asks the workers to stop: each finishes
         # its batch, so no event is left half-handled (it would roll back anyway).
         stop = asyncio.Event()
@@ -283,7 +296,11 @@ def worker(
             typer.echo(f"dongne worker: delivering {len(workers)} shard(s); Ctrl-C stops")
             # Scheduled jobs (dongne.jobs): each slot runs once across all workers.
             scheduler = Scheduler(runtime.router, default_jobs(runtime))
-            await asyncio.gather(*(w.run(stop) for w in workers), scheduler.run(stop))
+            await asyncio.gather(
+                *(w.run(stop) for w in workers),
+                *(s.run(stop) for s in syncers.values()),
+                scheduler.run(stop),
+            )
         finally:
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(signum)

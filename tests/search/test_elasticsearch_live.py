@@ -17,9 +17,12 @@ import pytest
 from psycopg.rows import dict_row
 
 from dongne.db.router import ShardRouter
-from dongne.search import services
+from dongne.outbox.handlers import default_registry
+from dongne.outbox.worker import OutboxWorker
+from dongne.search import external, services
 from dongne.search.contract import SearchQuery
 from dongne.search.elasticsearch import ElasticsearchSearchBackend
+from dongne.search.external import ExternalIndexSyncer
 from tests.search.test_postgres_backend import CORPUS, HALLIM
 from tests.support.factories import make_question, make_user
 
@@ -43,9 +46,10 @@ async def es(router: ShardRouter, es_corpus: dict[str, UUID]) -> AsyncIterator[A
     assert URL is not None
     alias = f"dongne-test-{uuid.uuid4().hex[:8]}"
     backend = ElasticsearchSearchBackend.connect(URL, alias)
-    index = await services.reindex_elasticsearch(router, backend, shards=1, replicas=0)
+    await services.reindex_elasticsearch(router, backend, shards=1, replicas=0)
     yield backend
-    backend._client.indices.delete(index=index, ignore_status=404)
+    # Whatever the alias points at by now (the swap test replaces the first build).
+    backend.delete_indices(backend._client.indices.get_alias(name=alias))
 
 
 async def _keys(es: Any, ids: dict[str, UUID], text: str, **fields: Any) -> list[str]:
@@ -72,3 +76,34 @@ async def test_alias_swap_keeps_serving(
     assert set(es._client.indices.get_alias(name=es.alias)) == {index}
     assert not first & {index}
     assert "pork" in await _keys(es, es_corpus, "흑돼지")
+
+
+async def test_outbox_sync_reaches_elasticsearch(
+    router: ShardRouter, es: Any, es_corpus: dict[str, UUID]
+) -> None:
+    """An edit and a hide, committed with their events, reach the cluster through
+    the real worker, the queue and the real client; the drift report is clean."""
+    question = es_corpus["cafe"]
+    async with router.transaction() as conn:
+        await conn.execute(
+            "UPDATE questions SET title = '한림 스노클링 장비 대여점' WHERE id = %s", (question,)
+        )
+        await conn.execute(
+            "SELECT enqueue_outbox('question.updated', 'question', %s, '{}')", (question,)
+        )
+        await conn.execute(
+            "UPDATE questions SET status = 'hidden' WHERE id = %s", (es_corpus["pork"],)
+        )
+        await conn.execute(
+            "SELECT enqueue_outbox('question.hidden', 'question', %s, '{}')", (es_corpus["pork"],)
+        )
+    await OutboxWorker(router, default_registry(external_search=True)).run_once()
+    report = await ExternalIndexSyncer(router, es).run_once()
+    assert (report.written, report.failed) == (2, 0)
+    es._client.indices.refresh(index=es.alias)
+
+    assert await _keys(es, es_corpus, "스노클링") == ["cafe"]
+    assert "pork" not in await _keys(es, es_corpus, "흑돼지")
+    assert str(es_corpus["pork"]) not in await es.ids()
+    drift = await external.drift(router, es)
+    assert drift.total == 0 and drift.pending == 0

@@ -196,10 +196,11 @@ async def verification_history(
 async def find_user(
     conn: AsyncConnection[DictRow], user_id: UUID, *, lock: bool = False
 ) -> dict[str, Any] | None:
-    """The live user's verification state and home district; ``lock`` holds the row
-    until the transaction ends, which serialises every change of its level."""
+    """The live user's verification state, home district and nickname; ``lock``
+    holds the row until the transaction ends, which serialises every change of
+    its level."""
     query = """
-        SELECT u.id, u.region_code, r.name AS region_name, u.verification_level
+        SELECT u.id, u.region_code, r.name AS region_name, u.verification_level, u.nickname
         FROM users u LEFT JOIN regions r ON r.code = u.region_code
         WHERE u.id = %s AND u.deleted_at IS NULL
     """

@@ -221,7 +221,8 @@ async def _check_changes(conn: AsyncConnection[DictRow], changes: dict[str, Any]
 async def update_profile(
     router: ShardRouter, user_id: UUID, changes: dict[str, Any]
 ) -> dict[str, Any]:
-    """Apply a partial update; moving to another district resets levels 1–2 to 0."""
+    """Apply a partial update; moving to another district resets levels 1–2 to 0,
+    and a new nickname emits ``user.updated``."""
     async with router.transaction() as conn:
         user = await repository.find_user(conn, user_id, lock=True)
         if user is None:
@@ -230,7 +231,22 @@ async def update_profile(
         if "region_code" in changes:
             await verification.reset_after_move(conn, user, changes["region_code"])
         await repository.update_profile(conn, user_id, changes)
+        await _announce_nickname(conn, user, changes)
         return await _private_profile(conn, user_id)
+
+
+async def _announce_nickname(
+    conn: AsyncConnection[DictRow], user: dict[str, Any], changes: dict[str, Any]
+) -> None:
+    """The nickname is in the search documents of all the user's questions: a
+    ``user.updated`` event, in this transaction, lets the search sync follow."""
+    nickname = changes.get("nickname")
+    if nickname is None or nickname == user["nickname"]:
+        return
+    await repository.enqueue(
+        conn, "user.updated", "user", user["id"],
+        {"user_id": str(user["id"]), "fields": ["nickname"]},
+    )  # fmt: skip
 
 
 async def delete_account(router: ShardRouter, sessions: SessionStore, user_id: UUID) -> None:

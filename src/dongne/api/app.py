@@ -22,12 +22,14 @@ from dongne.metrics.api import install_metrics
 from dongne.notifications.api import router as notifications_router
 from dongne.ops.api import router as ops_router
 from dongne.ops.pools import PoolResizer
+from dongne.outbox.handlers import default_registry
 from dongne.outbox.worker import OutboxWorker
 from dongne.points.api import router as points_router
 from dongne.qa.api import router as qa_router
 from dongne.qa.views import ViewCounter
 from dongne.runtime import Runtime
 from dongne.search.api import router as search_router
+from dongne.search.external import syncers_for
 
 logger = logging.getLogger(__name__)
 
@@ -57,19 +59,26 @@ def create_app(runtime: Runtime) -> FastAPI:
         # Pools resize from measured wait time, within bounds (dongne.ops.pools).
         tasks.append(asyncio.create_task(PoolResizer(runtime.router).run(stop)))
         if runtime.settings.embedded_worker:
+            # With Elasticsearch configured, a syncer per shard sends what the
+            # search handlers queue for it (dongne.search.external).
+            syncers = syncers_for(runtime.settings, runtime.router)
+            registry = default_registry(external_search=bool(syncers))
             tasks += [
                 asyncio.create_task(
                     OutboxWorker(
                         runtime.router,
+                        registry,
                         shard=shard,
                         after_commit=[
                             *cache_service.outbox_callbacks(app),
                             *realtime.outbox_callbacks(app),
+                            *([syncers[shard].on_outbox_event] if syncers else []),
                         ],
                     ).run(stop)
                 )
                 for shard in runtime.router.shard_names
             ]
+            tasks += [asyncio.create_task(s.run(stop)) for s in syncers.values()]
             from dongne.jobs.builtin import default_jobs
             from dongne.jobs.scheduler import Scheduler
 

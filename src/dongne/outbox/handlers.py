@@ -65,8 +65,12 @@ class HandlerRegistry:
         return clone
 
 
-def default_registry() -> HandlerRegistry:
-    """Every production handler: notifications and badges (and what follows them)."""
+def default_registry(*, external_search: bool = False) -> HandlerRegistry:
+    """Every production handler: notifications, badges, search (and what follows them).
+
+    ``external_search``: also queue search changes for the external index
+    (Elasticsearch); set when that backend is configured.
+    """
     # Imported here: those modules import this one for the registry types.
     import dongne.notifications.handlers as notification_handlers
     import dongne.points.badges as badges
@@ -75,7 +79,7 @@ def default_registry() -> HandlerRegistry:
     registry = HandlerRegistry()
     badges.register(registry)
     notification_handlers.register(registry)
-    search_sync.register(registry)
+    search_sync.register(registry, external=external_search)
     return registry
 
 

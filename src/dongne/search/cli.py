@@ -52,6 +52,8 @@ def check() -> None:
 
     async def work(runtime: Runtime) -> int:
         drift_total = 0
+        if runtime.settings.search_backend == "elasticsearch":
+            drift_total += await _check_elasticsearch(runtime)
         for shard in runtime.router.shard_names:
             report = await services.check(runtime.router, shard=shard)
             typer.echo(
@@ -69,6 +71,25 @@ def check() -> None:
     typer.echo(f"drift: {drift_total}")
     if drift_total:
         raise typer.Exit(1)
+
+
+async def _check_elasticsearch(runtime: Runtime) -> int:
+    """Ids in the Elasticsearch alias against visible questions; the drift count."""
+    from dongne.search import external, services
+    from dongne.search.elasticsearch import ElasticsearchSearchBackend
+
+    index = services.backend_for(runtime.settings, runtime.router)
+    assert isinstance(index, ElasticsearchSearchBackend)
+    report = await external.drift(runtime.router, index)
+    typer.echo(
+        f"elasticsearch: visible {report.visible}, indexed {report.indexed}, "
+        f"queued {report.pending} (failing {report.failing}), "
+        f"missing {len(report.missing)}, orphaned {len(report.orphaned)}"
+    )
+    for kind in ("missing", "orphaned"):
+        for question_id in getattr(report, kind)[:10]:
+            typer.echo(f"  {kind} {question_id}")
+    return report.total
 
 
 @search_app.command("eval")

@@ -24,8 +24,10 @@ What follows the seed and what deliberately differs:
 - Paging uses ``search_after`` with the sort values in the cursor, not
   ``from``; hidden and deleted questions are never indexed, and the status
   filter is always present as well.
-- ``reindex`` builds a new versioned index and swaps the alias atomically:
-  readers never see a half-built index.
+- ``reindex`` (``services.reindex_elasticsearch``) builds a new versioned
+  index and swaps the alias atomically: readers never see a half-built index.
+- Writes carry an external version (``dongne.search.external``): the outbox
+  sync and the reindex can race without an older state ever winning.
 """
 
 from __future__ import annotations
@@ -33,9 +35,9 @@ from __future__ import annotations
 import asyncio
 import html
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from dongne.api.cursors import decode_cursor, encode_cursor
@@ -57,6 +59,9 @@ from dongne.search.contract import (
     validate,
 )
 from dongne.text.analysis import JEJU_TERMS, short_form
+
+if TYPE_CHECKING:
+    from dongne.search.external import IndexChange
 
 URGENCY_RANK = {"normal": 1, "urgent": 2, "emergency": 3}
 MULTI_MATCH_FIELDS = ["title^3", "title.ngram^2", "content^1", "hashtags^2", "user.nickname^1"]
@@ -414,48 +419,83 @@ class ElasticsearchSearchBackend:
         )
 
     # -- writing --------------------------------------------------------------
+    # Every write carries an external version (see ``dongne.search.external``):
+    # Elasticsearch applies it only when it is higher than the version it
+    # holds, so a late writer never puts an older state back.
 
-    def index_documents(self, index: str, docs: Iterable[dict[str, Any]]) -> int:
-        from elasticsearch import helpers
-
-        actions = ({"_index": index, "_id": doc["id"], "_source": doc} for doc in docs)
-        ok, _errors = helpers.bulk(self._client, actions, raise_on_error=True)
-        return int(ok)
-
-    def delete_document(self, question_id: UUID) -> None:
-        self._client.delete(index=self.alias, id=str(question_id), ignore_status=404)
-
-    def swap_alias(self, new_index: str) -> list[str]:
-        """Point the alias at ``new_index`` in one atomic action; return the old indices."""
-        old: list[str] = []
-        if self._client.indices.exists_alias(name=self.alias):
-            old = [i for i in self._client.indices.get_alias(name=self.alias) if i != new_index]
-        actions: list[dict[str, Any]] = [{"remove": {"index": i, "alias": self.alias}} for i in old]
-        actions.append({"add": {"index": new_index, "alias": self.alias}})
-        self._client.indices.update_aliases(actions=actions)
-        return old
-
-    def reindex(
-        self,
-        batches: Iterable[list[dict[str, Any]]],
-        *,
-        shards: int = 3,
-        replicas: int = 1,
-        progress: Callable[[int], None] | None = None,
-    ) -> str:
-        """Build a new index version from ``batches`` of rows, then swap the alias."""
+    def create_index(self, *, shards: int = 3, replicas: int = 1) -> str:
+        """A new, empty index version named after the alias and the current time."""
         version = datetime.now(UTC).strftime("%Y%m%d%H%M%S%f")
         index = f"{self.alias}-v{version}"
         self._client.indices.create(index=index, **index_body(shards=shards, replicas=replicas))
-        done = 0
-        for rows in batches:
-            done += self.index_documents(index, (document(row) for row in rows))
-            if progress is not None:
-                progress(done)
-        self._client.indices.refresh(index=index)
-        for old in self.swap_alias(index):
-            self._client.indices.delete(index=old, ignore_status=404)
         return index
+
+    def write(
+        self, index: str, changes: Sequence[IndexChange], *, require_alias: bool = False
+    ) -> dict[str, str]:
+        """One bulk request; returns {question id: error} of the changes that failed."""
+        operations: list[dict[str, Any]] = []
+        for change in changes:
+            meta = {"_id": change.question_id, "version": change.version,
+                    "version_type": "external"}  # fmt: skip
+            if change.document is None:
+                operations.append({"delete": meta})
+            else:
+                operations += [{"index": meta}, change.document]
+        if not operations:
+            return {}
+        response = self._client.bulk(
+            index=index, operations=operations, require_alias=require_alias
+        )
+        return bulk_failures(response["items"])
+
+    async def apply(self, changes: Sequence[IndexChange]) -> dict[str, str]:
+        """The live index (through the alias). ``require_alias``: before the first
+        reindex there is no alias, and a write must not auto-create an index with
+        that name and a guessed mapping; it fails and stays queued instead."""
+        return await asyncio.to_thread(self.write, self.alias, changes, require_alias=True)
+
+    async def ids(self) -> set[str]:
+        from elasticsearch import helpers
+
+        def scan() -> set[str]:
+            query = {"query": {"match_all": {}}, "_source": False}
+            return {hit["_id"] for hit in helpers.scan(self._client, index=self.alias,
+                                                         query=query)}  # fmt: skip
+
+        return await asyncio.to_thread(scan)
+
+    def publish(self, index: str) -> list[str]:
+        """Make ``index`` searchable and point the alias at it in one atomic action;
+        return the indices the alias pointed at before."""
+        self._client.indices.refresh(index=index)
+        old: list[str] = []
+        if self._client.indices.exists_alias(name=self.alias):
+            old = [i for i in self._client.indices.get_alias(name=self.alias) if i != index]
+        actions: list[dict[str, Any]] = [{"remove": {"index": i, "alias": self.alias}} for i in old]
+        actions.append({"add": {"index": index, "alias": self.alias}})
+        self._client.indices.update_aliases(actions=actions)
+        return old
+
+    def delete_indices(self, indices: Iterable[str]) -> None:
+        for index in indices:
+            self._client.indices.delete(index=index, ignore_status=404)
+
+
+def bulk_failures(items: Iterable[dict[str, Any]]) -> dict[str, str]:
+    """The failed items of a bulk response, by document id.
+
+    A version conflict (409) is success: the index already holds this or a
+    newer state. So is deleting a document that is not there (404).
+    """
+    failures: dict[str, str] = {}
+    for item in items:
+        ((action, result),) = item.items()
+        status = int(result.get("status", 500))
+        if 200 <= status < 300 or status == 409 or (action == "delete" and status == 404):
+            continue
+        failures[str(result.get("_id"))] = f"{status}: {result.get('error')}"
+    return failures
 
 
 def _hit(hit: dict[str, Any]) -> SearchHit:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dongne.config import Settings
 from dongne.db.router import ShardRouter, Workload
@@ -13,6 +13,9 @@ from dongne.search import repository
 from dongne.search.analysis import is_choseong, normalize_query
 from dongne.search.contract import SearchBackend
 from dongne.search.postgres import PostgresSearchBackend
+
+if TYPE_CHECKING:
+    from dongne.search.external import IndexBuilder
 
 SUGGEST_MAX = 10
 TRENDING_TOP = 15
@@ -209,39 +212,68 @@ async def check(router: ShardRouter, shard: str | None = None) -> repository.Dri
 
 async def reindex_elasticsearch(
     router: ShardRouter,
-    backend: Any,
+    backend: IndexBuilder,
     *,
     batch_size: int = 500,
     progress: Callable[[int], None] | None = None,
     shards: int = 3,
     replicas: int = 1,
 ) -> str:
-    """Build a new Elasticsearch index version from PostgreSQL and swap the alias to it."""
-    from dongne.search.elasticsearch import SOURCE_SQL
+    """Build a new Elasticsearch index version from PostgreSQL, swap the alias to it,
+    then re-send whatever was requested while it was being built.
 
-    loop = asyncio.get_running_loop()
+    The outbox syncer keeps writing to the alias (the old index) meanwhile.
+    Each shard's build takes a number from the sync sequence before it reads
+    anything and writes its documents with that version; after the swap every
+    question requested since (a higher number) is queued again, so the syncer
+    brings it to the new index, and a syncer write that raced the swap into
+    the old index is not lost. Questions requested before carry a lower
+    version than the build's documents, which are at least as new.
+    """
+    from dongne.search import external
 
-    async def fetch(conn: Any, after: Any) -> list[dict[str, Any]]:
-        statement = SOURCE_SQL + (
-            " AND (%(after)s::uuid IS NULL OR q.id > %(after)s) ORDER BY q.id LIMIT %(size)s"
-        )
-        cursor = await conn.execute(statement.encode(), {"after": after, "size": batch_size})
-        rows: list[dict[str, Any]] = await cursor.fetchall()
-        return rows
-
-    async with router.connection(Workload.BACKGROUND) as conn:
-
-        def batches() -> Iterator[list[dict[str, Any]]]:
-            # Runs in the worker thread; each batch is read on the event loop.
-            after = None
-            while True:
-                rows = asyncio.run_coroutine_threadsafe(fetch(conn, after), loop).result()
-                if not rows:
-                    return
-                yield rows
-                after = rows[-1]["id"]
-
-        index: str = await asyncio.to_thread(
-            lambda: backend.reindex(batches(), shards=shards, replicas=replicas, progress=progress)
-        )
+    index = await asyncio.to_thread(backend.create_index, shards=shards, replicas=replicas)
+    try:
+        builds = await _build_index(router, backend, index, batch_size, progress)
+    except Exception:
+        # Nothing points at a half-built index; do not leave it behind.
+        await asyncio.to_thread(backend.delete_indices, [index])
+        raise
+    old = await asyncio.to_thread(backend.publish, index)
+    for shard, version in builds.items():
+        await external.requeue_after_build(router, shard, version)
+    await asyncio.to_thread(backend.delete_indices, old)
     return index
+
+
+async def _build_index(
+    router: ShardRouter,
+    backend: IndexBuilder,
+    index: str,
+    batch_size: int,
+    progress: Callable[[int], None] | None,
+) -> dict[str, int]:
+    """Every shard's visible questions into ``index``; the build version per shard."""
+    from dongne.search import external
+    from dongne.search.elasticsearch import document
+
+    builds: dict[str, int] = {}
+    done = 0
+    for shard in router.shard_names:
+        async with router.connection(Workload.BACKGROUND, shard=shard) as conn:
+            builds[shard] = version = await external.start_build(conn)
+            after = None
+            while rows := await external.source_batch(conn, after, batch_size):
+                changes = [external.IndexChange(str(r["id"]), version, document(r)) for r in rows]
+                failures = await asyncio.to_thread(backend.write, index, changes)
+                if failures:
+                    question_id, error = next(iter(failures.items()))
+                    raise RuntimeError(
+                        f"indexing failed for {len(failures)} question(s), e.g. {question_id}: "
+                        f"{error}"
+                    )
+                after = rows[-1]["id"]
+                done += len(rows)
+                if progress is not None:
+                    progress(done)
+    return builds
