@@ -79,7 +79,7 @@ async def indexed(
     router: ShardRouter, corpus: dict[str, UUID], database_url: str
 ) -> dict[str, UUID]:
     await services.reindex(router)
-    # Deleted after indexing: the row waits for the outbox, yet must never show.
+    # Deleted after indexing, with no worker running: it must never show.
     with psycopg.connect(database_url, autocommit=True) as db:
         db.execute("UPDATE questions SET deleted_at = now() WHERE id = %s", (corpus["deleted"],))
     return corpus

@@ -141,3 +141,16 @@ def bench_stacks(
     module = _bench_module("stacks")
     path = module.main(scale=scale, home=home, seconds=seconds, requests=requests)
     typer.echo(f"results: {path}")
+
+
+@bench_app.command("search")
+def bench_search(
+    scale: Annotated[str, typer.Option(help="100k | 1m (small and toy work too)")] = "100k",
+    home: Annotated[Path | None, typer.Option(help="Where the bench's own servers live.")] = None,
+    seconds: Annotated[float, typer.Option(min=1, help="Time cap per load scenario.")] = 20.0,
+    requests: Annotated[int, typer.Option(min=10, help="Request cap per load scenario.")] = 3000,
+) -> None:
+    """Search latency at 10 concurrent clients: mixed, most frequent and rare terms."""
+    module = _bench_module("search")
+    path = module.main(scale=scale, home=home, seconds=seconds, requests=requests)
+    typer.echo(f"results: {path}")

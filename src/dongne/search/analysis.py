@@ -12,7 +12,7 @@ import functools
 import html
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from dongne.geo.boundaries import read_regions
@@ -172,7 +172,8 @@ def unit_tsquery(unit: QueryUnit, *, prefix: bool = False) -> str:
 # -- documents ----------------------------------------------------------------
 
 
-def _index_tokens(text: str) -> list[str]:
+def index_tokens(text: str) -> list[str]:
+    """A field's tokens as indexed: compounds split, region short forms added."""
     tokens = get_analyzer().tokens(text, split_compounds=True)
     shorts = _region_short_forms()
     out: list[str] = []
@@ -185,18 +186,26 @@ def _index_tokens(text: str) -> list[str]:
 
 
 def document_tokens(
-    title: str, content: str, hashtags: Iterable[str], nickname: str
+    title: str,
+    content: str,
+    hashtags: Iterable[str],
+    nickname: str,
+    tokenize: Callable[[str], list[str]] = index_tokens,
 ) -> list[tuple[str, list[str]]]:
-    """(weight, tokens) per field: title A, hashtags B, content C, nickname D."""
+    """(weight, tokens) per field: title A, hashtags B, content C, nickname D.
+
+    ``tokenize`` is :func:`index_tokens`; a bulk loader may pass a memoised
+    copy of it, since the same texts recur across many questions.
+    """
     tag_tokens: list[str] = []
     for tag in hashtags:
         tag_tokens.append(tag.lower())
-        tag_tokens.extend(t for t in _index_tokens(tag) if t != tag.lower())
-    nick = [nickname.lower(), *(t for t in _index_tokens(nickname) if t != nickname.lower())]
+        tag_tokens.extend(t for t in tokenize(tag) if t != tag.lower())
+    nick = [nickname.lower(), *(t for t in tokenize(nickname) if t != nickname.lower())]
     return [
-        ("A", _index_tokens(title)),
+        ("A", tokenize(title)),
         ("B", tag_tokens),
-        ("C", _index_tokens(content)),
+        ("C", tokenize(content)),
         ("D", nick),
     ]
 

@@ -24,10 +24,12 @@ SEARCHABLE_STATUSES = frozenset(DEFAULT_STATUSES)
 MAX_RADIUS_KM = 100.0  # Jeju is ~75 km across; more is certainly a mistake.
 MAX_LIMIT = 50
 FACET_SIZES = {"categories": 10, "regions": 20, "hashtags": 30}
-# Relevance is computed for at most this many candidates per matching tier:
-# a term that matches half the corpus costs what a rarer one does.
-CANDIDATE_LIMIT = 1000
-# ``total`` is counted up to here; beyond it, ``total_exact`` is false.
+# A search works on at most this many matches (the newest): ranking, facets,
+# sorts and paging. A term that matches half the corpus then costs what a
+# rarer one does (docs/search.md, "Bounded cost").
+CANDIDATE_LIMIT = 500
+# Elasticsearch counts ``total`` exactly up to here (``track_total_hits``);
+# the PostgreSQL backend up to CANDIDATE_LIMIT. Beyond, ``total_exact`` is false.
 TOTAL_LIMIT = 10_000
 
 

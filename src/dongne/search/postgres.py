@@ -3,32 +3,39 @@
 Matching follows the seed's Elasticsearch query (``operator: and``): a
 question matches when it contains every word of the query (each word as
 itself, its region short form, its synonyms, or — for a compound — all of
-its parts; the last word also as a prefix), or when its title is
-trigram-similar to the query (the seed's ``title.ngram`` + ``fuzziness``).
-When fewer than ``RELAX_BELOW`` questions match that way, questions matching
-*some* of the words are admitted and ranked below (``relaxed``).
+its parts). When fewer than ``RELAX_BELOW`` questions match that way, the
+search widens: the last word also matches as a prefix (a word still being
+typed), questions matching *some* of the words are admitted, and so are
+questions whose title is trigram-similar to the query (the seed's
+``title.ngram`` + ``fuzziness``: typos and partial words); the result says
+``relaxed``. The prefix waits for the wider stage because a GIN prefix scan
+reads every lexeme that starts with the word — for a common word, many
+times the cost of the word itself.
 
-Ranking never scores every match. Each matching tier contributes at most
-``CANDIDATE_LIMIT`` candidates (the newest matches for words; the most
-similar titles for trigrams), and only those are ranked: word coverage first,
-then ``ts_rank`` with the seed's field weights (title 3, hashtags 2, content
-1, nickname 1), then title similarity. A term in half the corpus costs what a
-rare one does, at the price that a frequent term ranks among its newest
-thousand matches only — the right trade-off for a Q&A where recent answers
-matter.
+The cost of a search is bounded, whatever the term. A search reads the
+newest matches, filtered, up to ``CANDIDATE_LIMIT`` (1,000), and everything
+— ranking, facets, the other sorts, ``total`` — works on those candidates. To
+find the newest matches without reading all of them, the id range (ids are
+UUIDv7, so time-ordered) is cut into windows read newest first — the last 14
+days, the 106 before, the rest — as one ``UNION ALL`` under a ``LIMIT``:
+PostgreSQL runs the windows in order and stops as soon as the limit is met.
+A term in half the corpus is found in the first window by walking the
+primary key; a rare one by the GIN index in each window. Every filter is a
+column of ``question_search`` itself (migration 0014), so no match is joined
+to another table before the limit.
 
-Visibility and counters always come from ``questions`` itself (joined by
-primary key), so a hidden or deleted question never appears even while its
-search row waits for the outbox.
+The rows shown are then read from ``questions`` by primary key: it is the
+authority for visibility and counters, so a question hidden or deleted a
+moment ago never appears even while its search row waits for the outbox.
 """
 
 from __future__ import annotations
 
+import math
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
-
-from psycopg.rows import DictRow
 
 from dongne.api.cursors import decode_cursor, encode_cursor
 from dongne.db.router import ShardRouter, Workload
@@ -43,7 +50,6 @@ from dongne.search.analysis import (
 from dongne.search.contract import (
     CANDIDATE_LIMIT,
     FACET_SIZES,
-    TOTAL_LIMIT,
     FacetBucket,
     SearchHit,
     SearchQuery,
@@ -57,9 +63,11 @@ TRIGRAM_THRESHOLD = 0.5
 LOOSE_TRIGRAM_THRESHOLD = 0.3
 # ts_rank weights {D, C, B, A}: the seed's nickname 1, content 1, hashtags 2, title 3.
 _WEIGHTS = "{0.333,0.333,0.667,1.0}"
+# Newest-first windows of the id range (see the module docstring).
+WINDOWS = (timedelta(days=31), timedelta(days=123), timedelta(days=366))
 
 _SORT_KEYS: dict[str, tuple[str, str, Any] | None] = {
-    # sort → (key expression, its SQL type, cursor value parser); None = id only
+    # sort → (key expression over candidates c / questions q, SQL type, cursor parser)
     "newest": None,
     "oldest": None,
     "relevance": ("score", "double precision", float),
@@ -71,64 +79,146 @@ _SORT_KEYS: dict[str, tuple[str, str, Any] | None] = {
     ),
     "most_answers": ("q.answer_count", "integer", int),
     "most_views": ("q.view_count", "integer", int),
-    "urgent": ("q.urgency", "question_urgency", str),
+    "urgent": ("c.urgency", "question_urgency", str),
 }
+# Sorts by counters, which only ``questions`` holds up to date.
+_COUNTER_SORTS = frozenset({"popularity", "most_answers", "most_views"})
 
-_COLUMNS = """
-    q.id, q.title, q.content, q.hashtags, q.region_code, q.category, q.urgency::text AS urgency,
-    q.status::text AS status, q.answer_count, q.view_count, q.like_count, q.created_at,
-    u.nickname AS author_nickname, u.is_local_verified AS author_verified
+# Word coverage (the share of the query's words a question has) first, then
+# ts_rank with the seed's field weights, then title similarity. In the strict
+# stage every candidate has every word: its coverage is 1 without counting.
+_COVERAGE = """
+    (SELECT count(*) FROM unnest(%(units)s::tsquery[]) AS t(u) WHERE c.document @@ t.u)
+       ::float8 / %(n_units)s
+"""
+_SCORE = f"""
+    ({{coverage}}
+     + CASE WHEN %(any)s::tsquery IS NULL THEN 0
+            ELSE ts_rank('{_WEIGHTS}', c.document, %(any)s::tsquery, 1) END
+     + 0.5 * word_similarity(%(raw)s, c.title))
 """
 
-_FILTERS = """
-    q.deleted_at IS NULL AND q.status <> 'hidden'
-    AND q.status::text = ANY(%(statuses)s)
-    AND (%(regions)s::varchar[] IS NULL OR q.region_code = ANY(%(regions)s))
-    AND (%(category)s::varchar IS NULL OR q.category = %(category)s)
-    AND (cardinality(%(hashtags)s::text[]) = 0 OR q.hashtags && %(hashtags)s::text[])
-    AND (%(urgency)s::text IS NULL OR q.urgency::text = %(urgency)s)
-    AND (%(has_answers)s::boolean IS NULL OR (q.answer_count > 0) = %(has_answers)s)
-    AND (NOT %(local_only)s OR u.is_local_verified)
-    AND (%(created_from)s::timestamptz IS NULL OR q.created_at >= %(created_from)s)
-    AND (%(created_to)s::timestamptz IS NULL OR q.created_at <= %(created_to)s)
-    AND (%(within)s::uuid[] IS NULL OR q.id = ANY(%(within)s))
-    AND (%(lat)s::float8 IS NULL OR (
-        q.location IS NOT NULL
-        AND earth_box(ll_to_earth(%(lat)s, %(lng)s), %(radius_m)s)
-            @> ll_to_earth(q.location[1], q.location[0])
-        AND earth_distance(ll_to_earth(%(lat)s, %(lng)s),
-                           ll_to_earth(q.location[1], q.location[0])) <= %(radius_m)s))
+_FACETS = """
+    SELECT coalesce(json_agg(json_build_array(facet, key, n) ORDER BY facet, n DESC, key), '[]')
+    FROM (
+        SELECT facet, key, count(*) AS n,
+               row_number() OVER (PARTITION BY facet ORDER BY count(*) DESC, key) AS rn
+        FROM (
+            SELECT 'categories' AS facet, c.category::text AS key FROM c
+            UNION ALL SELECT 'regions', c.region_code::text FROM c
+            UNION ALL SELECT 'hashtags', tag FROM c, unnest(c.hashtags) AS tag
+        ) x GROUP BY facet, key
+    ) y
+    WHERE rn <= CASE facet WHEN 'categories' THEN %(f_categories)s
+                           WHEN 'regions' THEN %(f_regions)s ELSE %(f_hashtags)s END
 """
 
-# Words: every unit ("all") or, relaxed, any unit. Title: trigram similarity.
-_WORDS_MATCH = "(%({q})s::tsquery IS NOT NULL AND s.document @@ %({q})s::tsquery)"
-_TITLE_MATCH = "%(raw)s <%% s.title"
-
-_JOINS = """
-    FROM question_search s
-    JOIN questions q ON q.id = s.question_id
-    JOIN users u ON u.id = q.user_id
+_PAGE_ROWS = """
+    SELECT q.id, q.title, q.content, q.hashtags, q.region_code, q.category,
+           q.urgency::text AS urgency, q.status::text AS status, q.answer_count, q.view_count,
+           q.like_count, q.created_at, u.nickname AS author_nickname,
+           u.is_local_verified AS author_verified
+    FROM questions q JOIN users u ON u.id = q.user_id
+    WHERE q.id = ANY(%(ids)s::uuid[]) AND q.deleted_at IS NULL AND q.status <> 'hidden'
 """
 
 
-def _params(query: SearchQuery) -> dict[str, Any]:
-    near = query.near
-    return {
-        "statuses": list(query.statuses),
-        "within": list(query.within) if query.within is not None else None,
-        "regions": list(query.regions) if query.regions is not None else None,
-        "category": query.category,
+def id_floor(moment: datetime) -> UUID:
+    """The smallest UUIDv7 of a millisecond (SQL ``uuidv7_floor``)."""
+    return _id_at(math.floor(moment.timestamp() * 1000))
+
+
+def _id_at(millis: int) -> UUID:
+    # A UUIDv7 holds 48 bits of milliseconds since 1970; a date outside that
+    # (year 1 or 9999 from the API) clamps to the first or last possible id.
+    return UUID(int=min(max(millis, 0), (1 << 48) - 1) << 80)
+
+
+def _filters(query: SearchQuery) -> tuple[list[str], dict[str, Any]]:
+    """WHERE fragments (fixed text, allow-listed) and their parameters, only for the
+    filters this query uses: the planner sees each search's real shape."""
+    where = ["s.status = ANY(%(statuses)s::question_status[])"]
+    params: dict[str, Any] = {"statuses": list(query.statuses)}
+
+    def add(fragment: str, **values: Any) -> None:
+        where.append(fragment)
+        params.update(values)
+
+    if query.regions is not None:
+        add("s.region_code = ANY(%(regions)s::varchar[])", regions=list(query.regions))
+    if query.category is not None:
+        add("s.category = %(category)s", category=query.category)
+    if query.hashtags:
         # PostgreSQL text cannot hold NUL; no real hashtag contains one.
-        "hashtags": [tag.replace("\x00", "") for tag in query.hashtags],
-        "urgency": query.urgency,
-        "has_answers": query.has_answers,
-        "local_only": query.local_only,
-        "created_from": query.created_from,
-        "created_to": query.created_to,
-        "lat": near.lat if near else None,
-        "lng": near.lng if near else None,
-        "radius_m": near.radius_km * 1000 if near else None,
-    }
+        tags = [tag.replace("\x00", "") for tag in query.hashtags]
+        add("s.hashtags && %(hashtags)s::text[]", hashtags=tags)
+    if query.urgency is not None:
+        add("s.urgency = %(urgency)s::question_urgency", urgency=query.urgency)
+    if query.has_answers is not None:
+        add("s.has_answers = %(has_answers)s", has_answers=query.has_answers)
+    if query.local_only:
+        add("s.author_verified")
+    # created_at is the id's millisecond, so a time range is an id range.
+    if query.created_from is not None:
+        first = math.ceil(query.created_from.timestamp() * 1000)
+        add("s.question_id >= %(id_from)s::uuid", id_from=_id_at(first))
+    if query.created_to is not None:
+        last = math.floor(query.created_to.timestamp() * 1000)
+        add("s.question_id < %(id_to)s::uuid", id_to=_id_at(last + 1))
+    if query.within is not None:
+        add("s.question_id = ANY(%(within)s::uuid[])", within=list(query.within))
+    if query.near is not None:
+        near = query.near
+        add(
+            "s.location IS NOT NULL"
+            " AND earth_box(ll_to_earth(%(lat)s, %(lng)s), %(radius_m)s)"
+            " @> ll_to_earth(s.location[1], s.location[0])"
+            " AND earth_distance(ll_to_earth(%(lat)s, %(lng)s),"
+            " ll_to_earth(s.location[1], s.location[0])) <= %(radius_m)s",
+            lat=near.lat, lng=near.lng, radius_m=near.radius_km * 1000,
+        )  # fmt: skip
+    return where, params
+
+
+def _window_bounds(now: datetime, ascending: bool) -> list[tuple[UUID | None, UUID | None]]:
+    """[low, high) id ranges in reading order: newest first (oldest first ascending)."""
+    edges = [id_floor(now - span) for span in WINDOWS]
+    ranges: list[tuple[UUID | None, UUID | None]] = [(edges[0], None)]
+    ranges += [(low, high) for low, high in zip(edges[1:], edges, strict=False)]
+    ranges.append((None, edges[-1]))
+    return ranges[::-1] if ascending else ranges
+
+
+_CANDIDATE_COLUMNS = (
+    "SELECT s.question_id, s.document, s.title, s.category, s.region_code, s.hashtags,"
+    " s.urgency FROM question_search s"
+)
+
+
+_CANDIDATE_SELECT = (
+    "SELECT s.question_id, s.document, s.title, s.category, s.region_code, s.hashtags,"
+    " s.urgency FROM question_search s"
+)
+
+
+def _candidates(match: str, where: list[str], params: dict[str, Any], ascending: bool) -> str:
+    """The newest (oldest) matches up to the cap, window by window."""
+    direction = "ASC" if ascending else "DESC"
+    branches = []
+    for i, (low, high) in enumerate(_window_bounds(datetime.now(UTC), ascending)):
+        bounds = []
+        if low is not None:
+            params[f"w{i}_low"] = low
+            bounds.append(f"s.question_id >= %(w{i}_low)s::uuid")
+        if high is not None:
+            params[f"w{i}_high"] = high
+            bounds.append(f"s.question_id < %(w{i}_high)s::uuid")
+        condition = " AND ".join([match, *where, *bounds])
+        # Allow-listed fragments only; every value is a parameter.
+        branches.append(
+            f"({_CANDIDATE_SELECT} WHERE {condition} ORDER BY s.question_id {direction})"
+        )
+    return f"SELECT * FROM ({' UNION ALL '.join(branches)}) w LIMIT %(cap)s"  # noqa: S608
 
 
 class PostgresSearchBackend:
@@ -148,163 +238,169 @@ class PostgresSearchBackend:
         text = normalize_query(query.text)
         units = query_units(text)
         raw = text.lower()
-        params = _params(query)
+        where, params = _filters(query)
         n = len(units)
+        exact = [unit_tsquery(u) for u in units]
+        # The wider stage: the last word may be unfinished.
+        wide = [unit_tsquery(u, prefix=i == n - 1) for i, u in enumerate(units)]
         params.update(
-            all=" & ".join(f"({unit_tsquery(u, prefix=i == n - 1)})" for i, u in enumerate(units))
-            or None,
-            any=" | ".join(f"({unit_tsquery(u, prefix=i == n - 1)})" for i, u in enumerate(units))
-            or None,
-            units=[unit_tsquery(u, prefix=i == n - 1) for i, u in enumerate(units)],
+            all=" & ".join(f"({q})" for q in exact) or None,
+            any=" | ".join(f"({q})" for q in wide) or None,
+            units=wide,
             n_units=max(n, 1),
             raw=raw,
             cap=CANDIDATE_LIMIT,
-            total_cap=TOTAL_LIMIT + 1,
+            **{f"f_{name}": size for name, size in FACET_SIZES.items()},
         )
-        terms = [t for u in units for t in unit_terms(u)]
-        terms += [w for w in raw.split() if len(w) >= 2]
-        # Scoped to this transaction: the pooled connection keeps its defaults.
-        await conn.execute(
-            "SELECT set_config('pg_trgm.word_similarity_threshold', %s, true)",
-            (str(TRIGRAM_THRESHOLD),),
-        )
-        words = _WORDS_MATCH.format(q="all")
-        total = await self._count(conn, f"({words} OR {_TITLE_MATCH})", params)
+        # One search, one backend core: parallel workers would only steal the
+        # cores of the searches running beside it (and reorder the windows).
+        await conn.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+        words = "s.document @@ %(all)s::tsquery"
+        outcome = await self._rank(conn, query, words, "1.0", where, params) if units else None
         relaxed = False
-        if total < RELAX_BELOW and n > 1:
-            relaxed_words = _WORDS_MATCH.format(q="any")
-            relaxed_total = await self._count(conn, f"({relaxed_words} OR {_TITLE_MATCH})", params)
-            if relaxed_total > total:
-                words, total, relaxed = relaxed_words, relaxed_total, True
-        if total == 0:
-            # Nothing matched at all: a misspelling is the likely cause, so
-            # accept titles that are only loosely similar (스노쿨링 → 스노클링).
-            await conn.execute(
-                "SELECT set_config('pg_trgm.word_similarity_threshold', %s, true)",
-                (str(LOOSE_TRIGRAM_THRESHOLD),),
-            )
-            total = await self._count(conn, f"({words} OR {_TITLE_MATCH})", params)
-            relaxed = total > 0
-        match = f"({words} OR {_TITLE_MATCH})"
-        tier = words
-        # Fixed fragments only (allow-listed); every value is a parameter.
-        candidates = f"""
-            SELECT question_id FROM (
-                (SELECT s.question_id {_JOINS}
-                 WHERE {tier} AND {_FILTERS}
-                 ORDER BY s.question_id DESC LIMIT %(cap)s)
-                UNION
-                (SELECT s.question_id {_JOINS}
-                 WHERE {_TITLE_MATCH} AND {_FILTERS}
-                 ORDER BY word_similarity(%(raw)s, s.title) DESC, s.question_id DESC
-                 LIMIT %(cap)s)
-            ) c
-        """  # noqa: S608
-        rows = await self._page(conn, query, candidates, match, params)
-        facets = await self._facets(conn, candidates, params) if query.facets else {}
+        if (outcome is None or outcome[0] < RELAX_BELOW) and not await _words_are_common(
+            conn, params, bool(units)
+        ):
+            wider = await self._widen(conn, query, bool(units), where, params)
+            if wider is not None and wider[0] > (outcome[0] if outcome else 0):
+                outcome, relaxed = wider, True
+        total, page, facet_rows = outcome or (0, [], [])
         next_cursor = None
-        if len(rows) > query.limit:
-            rows = rows[: query.limit]
-            next_cursor = _cursor_for(query.sort, rows[-1])
+        if len(page) > query.limit:
+            page = page[: query.limit]
+            next_cursor = _cursor_for(query.sort, page[-1])
+        rows = await self._page_rows(conn, page)
+        terms = [t for u in units for t in unit_terms(u)] + [w for w in raw.split() if len(w) >= 2]
         hits = [_hit(row, terms if query.highlight else None) for row in rows]
         return SearchResult(
             hits=hits,
-            total=min(total, TOTAL_LIMIT),
-            total_exact=total <= TOTAL_LIMIT,
+            total=total,
+            total_exact=total < CANDIDATE_LIMIT,
             took_ms=round((time.perf_counter() - started) * 1000, 2),
             next_cursor=next_cursor,
-            facets=facets,
+            facets=_facets(facet_rows) if query.facets else {},
             relaxed=relaxed,
         )
 
-    async def _count(self, conn: Any, match: str, params: dict[str, Any]) -> int:
-        statement = f"""
-            SELECT count(*) AS n FROM (SELECT 1 {_JOINS} WHERE {match} AND {_FILTERS}
-                                       LIMIT %(total_cap)s) m
-        """  # noqa: S608 - fixed fragments; values are parameters
-        row = await (await conn.execute(statement.encode(), params)).fetchone()
-        return int(row["n"])
+    async def _widen(
+        self,
+        conn: Any,
+        query: SearchQuery,
+        has_units: bool,
+        where: list[str],
+        params: dict[str, Any],
+    ) -> tuple[int, list[dict[str, Any]], list[Any]] | None:
+        """Some of the words, the last as a prefix, or a similar title (typos, partial
+        words); loosely similar titles only when nothing else matched."""
+        match = (
+            "(s.document @@ %(any)s::tsquery OR %(raw)s <%% s.title)"
+            if has_units
+            else "%(raw)s <%% s.title"
+        )
+        outcome = None
+        for threshold in (TRIGRAM_THRESHOLD, LOOSE_TRIGRAM_THRESHOLD):
+            await conn.execute(
+                "SELECT set_config('pg_trgm.word_similarity_threshold', %s, true)",
+                (str(threshold),),
+            )
+            outcome = await self._rank(conn, query, match, _COVERAGE, where, params)
+            if outcome[0] > 0:
+                break
+        return outcome
 
-    async def _page(
-        self, conn: Any, query: SearchQuery, candidates: str, match: str, params: dict[str, Any]
-    ) -> list[DictRow]:
+    async def _rank(
+        self,
+        conn: Any,
+        query: SearchQuery,
+        match: str,
+        coverage: str,
+        where: list[str],
+        params: dict[str, Any],
+    ) -> tuple[int, list[dict[str, Any]], list[Any]]:
+        """Candidates → (their count, the page's ids and sort keys in order, facets)."""
         spec = _SORT_KEYS[query.sort]
         params["limit"] = query.limit + 1
-        score = f"""
-            ((SELECT count(*) FROM unnest(%(units)s::tsquery[]) AS t(u) WHERE s.document @@ t.u)
-               ::float8 / %(n_units)s
-             + CASE WHEN %(any)s::tsquery IS NULL THEN 0
-                    ELSE ts_rank('{_WEIGHTS}', s.document, %(any)s::tsquery, 1) END
-             + 0.5 * word_similarity(%(raw)s, s.title))
-        """  # noqa: S608 - fixed fragments; values are parameters
-        if query.sort == "relevance":
-            source = (
-                f"FROM ({candidates}) c JOIN question_search s USING (question_id)"
-                " JOIN questions q ON q.id = s.question_id JOIN users u ON u.id = q.user_id"
-            )
-            where = _FILTERS
-        else:
-            source = _JOINS
-            where = f"{match} AND {_FILTERS}"
-        inner = f"SELECT {_COLUMNS}, {score} AS score {source} WHERE {where}"
-        order_dir = "ASC" if query.sort == "oldest" else "DESC"
-        cmp = ">" if query.sort == "oldest" else "<"
+        ascending = query.sort == "oldest"
+        candidates = _candidates(match, where, params, ascending)
+        key = "NULL::float8" if spec is None or query.sort == "relevance" else spec[0]
+        source = "c"
+        if query.sort in _COUNTER_SORTS:
+            source = "c JOIN questions q ON q.id = c.question_id"
+        score = _SCORE.replace("{coverage}", coverage)
+        ranked = f"SELECT c.question_id AS id, {score} AS score, {key} AS sort_key FROM {source}"  # noqa: S608
         cursor_clause = ""
+        cmp = ">" if ascending else "<"
         if spec is None:
-            order = f"id {order_dir}"
+            order = f"id {'ASC' if ascending else 'DESC'}"
             if query.cursor:
                 (last_id,) = decode_cursor(query.cursor, f"search:{query.sort}", (UUID,))
                 params["after_id"] = last_id
                 cursor_clause = f"WHERE id {cmp} %(after_id)s::uuid"
         else:
-            key_expr, key_type, parser = spec
-            key_col = "score" if query.sort == "relevance" else "sort_key"
-            if query.sort != "relevance":
-                inner = inner.replace(" AS score ", f" AS score, {key_expr} AS sort_key ", 1)
-            order = f"{key_col} DESC, id DESC"
+            _, key_type, parser = spec
+            column = "score" if query.sort == "relevance" else "sort_key"
+            order = f"{column} DESC, id DESC"
             if query.cursor:
                 last_key, last_id = decode_cursor(
                     query.cursor, f"search:{query.sort}", (parser, UUID)
                 )
                 params["after_key"], params["after_id"] = last_key, last_id
                 cursor_clause = (
-                    f"WHERE ({key_col}, id) < (%(after_key)s::{key_type}, %(after_id)s::uuid)"
+                    f"WHERE ({column}, id) < (%(after_key)s::{key_type}, %(after_id)s::uuid)"
                 )
+        facets = _FACETS if query.facets else "SELECT '[]'::json"
+        # Fixed fragments only (allow-listed above); every value is a parameter.
         statement = f"""
-            SELECT * FROM ({inner}) r {cursor_clause} ORDER BY {order} LIMIT %(limit)s
-        """  # noqa: S608 - allow-listed fragments only
-        rows: list[DictRow] = await (await conn.execute(statement.encode(), params)).fetchall()
+            WITH c AS MATERIALIZED ({candidates}),
+            r AS ({ranked})
+            SELECT (SELECT count(*) FROM c) AS total,
+                   (SELECT coalesce(json_agg(json_build_array(p.id, p.score, p.sort_key)
+                                             ORDER BY {order}), '[]')
+                    FROM (SELECT * FROM r {cursor_clause} ORDER BY {order} LIMIT %(limit)s) p)
+                       AS page,
+                   ({facets}) AS facets
+        """  # noqa: S608
+        cursor = await conn.execute(statement.encode(), params, prepare=False)
+        row = await cursor.fetchone()
+        page = [{"id": UUID(i), "score": score, "sort_key": key} for i, score, key in row["page"]]
+        return int(row["total"]), page, row["facets"]
+
+    async def _page_rows(self, conn: Any, page: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if not page:
+            return []
+        cursor = await conn.execute(_PAGE_ROWS.encode(), {"ids": [p["id"] for p in page]})
+        by_id = {row["id"]: row for row in await cursor.fetchall()}
+        rows = []
+        for entry in page:
+            row = by_id.get(entry["id"])
+            if row is not None:
+                rows.append({**row, "score": entry["score"], "sort_key": entry["sort_key"]})
         return rows
 
-    async def _facets(
-        self, conn: Any, candidates: str, params: dict[str, Any]
-    ) -> dict[str, list[FacetBucket]]:
-        statement = f"""
-            WITH m AS ({candidates})
-            SELECT facet, key, n FROM (
-                SELECT facet, key, count(*) AS n,
-                       row_number() OVER (PARTITION BY facet ORDER BY count(*) DESC, key) AS rn
-                FROM (
-                    SELECT 'categories' AS facet, q.category::text AS key
-                    FROM m JOIN questions q ON q.id = m.question_id
-                    UNION ALL
-                    SELECT 'regions', q.region_code::text
-                    FROM m JOIN questions q ON q.id = m.question_id
-                    UNION ALL
-                    SELECT 'hashtags', tag
-                    FROM m JOIN questions q ON q.id = m.question_id, unnest(q.hashtags) AS tag
-                ) x GROUP BY facet, key
-            ) y
-            WHERE rn <= CASE facet WHEN 'categories' THEN %(f_categories)s
-                                   WHEN 'regions' THEN %(f_regions)s ELSE %(f_hashtags)s END
-            ORDER BY facet, n DESC, key
-        """  # noqa: S608 - fixed fragments only
-        params.update({f"f_{name}": size for name, size in FACET_SIZES.items()})
-        rows = await (await conn.execute(statement.encode(), params)).fetchall()
-        facets: dict[str, list[FacetBucket]] = {name: [] for name in FACET_SIZES}
-        for row in rows:
-            facets[row["facet"]].append(FacetBucket(row["key"], int(row["n"])))
-        return facets
+
+async def _words_are_common(conn: Any, params: dict[str, Any], has_units: bool) -> bool:
+    """Whether the words alone (no filters) match at least RELAX_BELOW questions.
+
+    Then few results mean the filters are narrow, not that the words are
+    misspelt or unfinished, and widening would only add noise (and cost).
+    """
+    if not has_units:
+        return False
+    cursor = await conn.execute(
+        "SELECT count(*) AS n FROM (SELECT 1 FROM question_search s"
+        " WHERE s.document @@ %(all)s::tsquery LIMIT %(relax)s) m",
+        {"all": params["all"], "relax": RELAX_BELOW},
+        prepare=False,
+    )
+    row = await cursor.fetchone()
+    return bool(row["n"] >= RELAX_BELOW)
+
+
+def _facets(rows: list[Any]) -> dict[str, list[FacetBucket]]:
+    facets: dict[str, list[FacetBucket]] = {name: [] for name in FACET_SIZES}
+    for facet, key, count in rows:
+        facets[facet].append(FacetBucket(key, int(count)))
+    return facets
 
 
 def _cursor_for(sort: str, row: dict[str, Any]) -> str:

@@ -1,0 +1,322 @@
+"""``dongne bench search``: search latency over HTTP at 10 concurrent clients.
+
+Issue 5's target, measured on generated data (``100k`` or ``1m`` questions):
+
+* p95 ≤ 50 ms for ranked (relevance) queries of one or two terms, each with
+  filters, at 10 concurrent clients;
+* p95(the most frequent term) ≤ 5 × p95(rare terms), same filters.
+
+Every request of a scenario is a different URL (the API does not cache
+search, but a repeated query would still find warm pages and plans), and the
+load runner is its own process on loopback, as in ``dongne bench run``. The
+hello-world route H is measured in the same run as the machine's baseline.
+
+Queries come from the indexed data itself (``bench_search_terms``, written
+by ``bench.search_index``): 1-term queries are tokens of real titles, 2-term
+queries two tokens of the same real title (what a neighbour would type), the
+frequent term is the token in most documents, rare terms are tokens in 10–100.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+import tempfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import psycopg
+
+from bench.run import RESULTS, ROOT, _machine, _with_db, bench_env, prepare, start_server
+from dongne.config import Settings
+from dongne.runtime import servers
+from dongne.search.analysis import query_units
+
+CONCURRENCY = 10
+TARGET_P95_MS = 50.0
+TARGET_RATIO = 5.0
+RARE_DF = (10, 100)
+
+MIXED = "ranked 1–2-term queries with filters"
+FREQUENT = "most frequent term, with filters"
+RARE = "rare terms (in 10–100 questions), with filters"
+
+
+def _is_query_term(term: str) -> bool:
+    """A term a user would type, which the query analysis keeps as one unit."""
+    if len(term) < 2 or not any("가" <= ch <= "힣" for ch in term):
+        return False
+    units = query_units(term)
+    return len(units) == 1 and units[0].text == term and len(units[0].parts) == 1
+
+
+def pick_terms(conn: psycopg.Connection[Any], rng: random.Random) -> dict[str, Any]:
+    rows = conn.execute("SELECT term, df FROM bench_search_terms ORDER BY df DESC").fetchall()
+    frequent = next((t, df) for t, df in rows if _is_query_term(t))
+    rare = [(t, df) for t, df in rows if RARE_DF[0] <= df <= RARE_DF[1] and _is_query_term(t)]
+    rng.shuffle(rare)
+    titles = [
+        r[0]
+        for r in conn.execute(
+            "SELECT title FROM question_search TABLESAMPLE SYSTEM (1) LIMIT 4000"
+        ).fetchall()
+    ]
+    return {"frequent": frequent, "rare": rare[:200], "titles": titles}
+
+
+def _filters(conn: psycopg.Connection[Any], rng: random.Random) -> list[dict[str, Any]]:
+    """The filter mix: each query carries one or two of these."""
+    districts = [
+        r[0]
+        for r in conn.execute(
+            "SELECT region_code FROM questions GROUP BY region_code ORDER BY count(*) DESC LIMIT 12"
+        ).fetchall()
+    ]
+    points = conn.execute(
+        "SELECT location[0], location[1] FROM questions TABLESAMPLE SYSTEM (1)"
+        " WHERE location IS NOT NULL LIMIT 50"
+    ).fetchall()
+    month_ago = (datetime.now(UTC) - timedelta(days=30)).isoformat(timespec="seconds")
+    year_ago = (datetime.now(UTC) - timedelta(days=365)).isoformat(timespec="seconds")
+    categories = ["food", "transport", "lodging", "travel", "living", "weather"]
+    options: list[dict[str, Any]] = []
+    for i in range(60):
+        kind = i % 6
+        if kind == 0:
+            options.append({"region": rng.choice(districts)})
+        elif kind == 1:
+            options.append({"region": "KR-49-01"})  # 제주시 and its districts
+        elif kind == 2:
+            options.append({"category": rng.choice(categories)})
+        elif kind == 3:
+            options.append({"has_answers": "true", "created_from": year_ago})
+        elif kind == 4:
+            x, y = rng.choice(points)
+            options.append({"lat": round(y, 5), "lng": round(x, 5), "radius_km": 5})
+        else:
+            options.append(
+                {"region": rng.choice(districts), "local_only": "true", "created_from": month_ago}
+            )
+    return options
+
+
+def _path(text: str, filters: dict[str, Any]) -> str:
+    return "/api/v1/search?" + urlencode({"q": text, **filters})
+
+
+def _title_queries(titles: list[str], rng: random.Random, n: int) -> list[str]:
+    queries: list[str] = []
+    while len(queries) < n:
+        words = [u.text for u in query_units(rng.choice(titles)) if len(u.text) >= 2]
+        if not words:
+            continue
+        if rng.random() < 0.5 or len(words) == 1:
+            queries.append(rng.choice(words))
+        else:
+            first, second = rng.sample(words, 2)
+            queries.append(f"{first} {second}")
+    return queries
+
+
+def scenarios(
+    conn: psycopg.Connection[Any], n: int, seed: int = 5
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    rng = random.Random(seed)
+    terms = pick_terms(conn, rng)
+    filters = _filters(conn, rng)
+    mixed = _title_queries(terms["titles"], rng, n)
+
+    def requests(texts: list[str]) -> list[dict[str, Any]]:
+        # Each text with a different filter set, so no two URLs repeat.
+        return [
+            {"method": "GET", "path": _path(text, filters[i % len(filters)])}
+            for i, text in enumerate(texts)
+        ]
+
+    frequent_term, frequent_df = terms["frequent"]
+    rare_terms = [t for t, _ in terms["rare"]]
+    # The frequent term with every filter set, then again with a page size
+    # of 21 (still a distinct URL): one term cannot make n distinct URLs.
+    frequent = [
+        {"method": "GET", "path": _path(frequent_term, {**f, "limit": 20 + k})}
+        for k in range(max(1, n // len(filters)))
+        for f in filters
+    ]
+    rare = requests([rare_terms[i % len(rare_terms)] for i in range(n)])
+    meta = {
+        "frequent_term": frequent_term,
+        "frequent_df": frequent_df,
+        "rare_terms": len(rare_terms),
+        "rare_examples": terms["rare"][:5],
+        "mixed_examples": mixed[:8],
+        "filter_examples": filters[:6],
+    }
+    return [
+        {"name": "H hello-world", "requests": [{"method": "GET", "path": "/bench/hello"}]},
+        {"name": MIXED, "requests": requests(mixed)},
+        {"name": FREQUENT, "requests": frequent},
+        {"name": RARE, "requests": rare},
+    ], meta
+
+
+def targets(load: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    by = {r["name"]: r for r in load}
+    mixed, frequent, rare = by[MIXED], by[FREQUENT], by[RARE]
+    ratio = frequent["p95_ms"] / rare["p95_ms"]
+    out = [
+        {
+            "target": f"p95 ≤ {TARGET_P95_MS:g} ms, {MIXED}",
+            "measured": f"{mixed['p95_ms']} ms",
+            "met": mixed["p95_ms"] <= TARGET_P95_MS,
+        },
+        {
+            "target": f"p95 ≤ {TARGET_P95_MS:g} ms, frequent and rare terms",
+            "measured": f"{frequent['p95_ms']} / {rare['p95_ms']} ms",
+            "met": max(frequent["p95_ms"], rare["p95_ms"]) <= TARGET_P95_MS,
+        },
+        {
+            "target": f"p95(most frequent term) ≤ {TARGET_RATIO:g} × p95(rare terms)",
+            "measured": f"{ratio:.2f}×",
+            "met": ratio <= TARGET_RATIO,
+        },
+    ]
+    for scenario in (mixed, frequent, rare):
+        if set(scenario["statuses"]) != {"200"}:
+            out.append(
+                {
+                    "target": f"{scenario['name']}: every request 200",
+                    "measured": str(scenario["statuses"]),
+                    "met": False,
+                }
+            )
+    return out
+
+
+def _markdown(result: dict[str, Any]) -> str:
+    lines = [
+        f"# dongne bench search — scale `{result['scale']}` — {result['started']}",
+        "",
+        f"Load runner in its own process, loopback, {CONCURRENCY} connections, "
+        f"≤ {result['requests']} requests or ≤ {result['seconds']} s per scenario; "
+        "every request of a scenario is a distinct URL; relevance sort; "
+        f"backend `{result['backend']}`.",
+        "",
+        "## Machine",
+        "",
+        "| fact | value |",
+        "| --- | --- |",
+        *[f"| {k} | {v} |" for k, v in result["machine"].items()],
+        "",
+        "## Data and queries",
+        "",
+        f"```\n{json.dumps(result['data'], ensure_ascii=False)}\n"
+        f"{json.dumps(result['queries'], ensure_ascii=False)}\n```",
+        "",
+        "## Results",
+        "",
+        "| scenario | requests | req/s | p50 ms | p95 ms | p99 ms | statuses |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
+        *[
+            f"| {r['name']} | {r['requests']} | {r['rps']} | {r['p50_ms']} | {r['p95_ms']} | "
+            f"{r['p99_ms']} | {r['statuses']} |"
+            for r in result["load"]
+        ],
+        "",
+        "## Targets",
+        "",
+        "| target | measured | status |",
+        "| --- | --- | --- |",
+        *[
+            f"| {t['target']} | {t['measured']} | **{'met' if t['met'] else 'missed'}** |"
+            for t in result["targets"]
+        ],
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main(
+    *,
+    scale: str = "100k",
+    home: Path | None = None,
+    seconds: float = 20.0,
+    requests: int = 3000,
+    results_dir: Path = RESULTS,
+) -> Path:
+    started = datetime.now(UTC)
+    bench_home = (home or ROOT / ".home").resolve()
+    settings = Settings(home=bench_home, redis_key_prefix="bench", database_url=None)
+    with servers(settings) as urls:
+        url = _with_db(urls.database_url, f"dongne_bench_{scale}")
+        _ensure_database(urls.database_url, url)
+        data = prepare(url, urls.redis_url, scale, fresh=False)
+        with psycopg.connect(url, autocommit=True) as conn:
+            data["questions_indexed"] = conn.execute(
+                "SELECT count(*) FROM question_search"
+            ).fetchone()[0]  # type: ignore[index]
+            plan, queries = scenarios(conn, requests)
+        server, port = start_server(url, urls.redis_url)
+        try:
+            load = _run_load(port, plan, requests, seconds)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+        machine = _machine(url, urls.redis_url)
+    result = {
+        "scale": scale,
+        "started": started.isoformat(timespec="seconds"),
+        "backend": "postgres",
+        "requests": requests,
+        "seconds": seconds,
+        "machine": machine,
+        "data": data,
+        "queries": queries,
+        "load": load,
+        "targets": targets(load),
+    }
+    results_dir.mkdir(parents=True, exist_ok=True)
+    stem = f"{started:%Y%m%dT%H%M%SZ}-search-{scale}"
+    (results_dir / f"{stem}.json").write_text(
+        json.dumps(result, ensure_ascii=False, indent=2, default=str), encoding="utf-8"
+    )
+    md = results_dir / f"{stem}.md"
+    md.write_text(_markdown(result), encoding="utf-8")
+    return md
+
+
+def _ensure_database(admin_url: str, url: str) -> None:
+    from bench.run import _create_bench_database, _owned
+
+    try:
+        if _owned(url) is not None:
+            return
+    except psycopg.OperationalError:
+        pass
+    _create_bench_database(admin_url, url.rsplit("/", 1)[1].split("?")[0])
+
+
+def _run_load(
+    port: int, plan: list[dict[str, Any]], requests: int, seconds: float
+) -> list[dict[str, Any]]:
+    spec = {
+        "port": port,
+        "concurrency": CONCURRENCY,
+        "max_requests": requests,
+        "max_seconds": seconds,
+        "scenarios": plan,
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        spec_path, out_path = Path(tmp) / "spec.json", Path(tmp) / "out.json"
+        spec_path.write_text(json.dumps(spec, ensure_ascii=False), encoding="utf-8")
+        subprocess.run(
+            [sys.executable, "-m", "bench.load", str(spec_path), str(out_path)],
+            cwd=ROOT.parent,
+            env=bench_env(),
+            check=True,
+            timeout=len(plan) * (seconds + 60),
+        )
+        result: list[dict[str, Any]] = json.loads(out_path.read_text(encoding="utf-8"))
+    return result

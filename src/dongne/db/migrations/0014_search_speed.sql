@@ -1,0 +1,149 @@
+-- Search that costs the same for a frequent term as for a rare one (issue 5).
+--
+-- A search reads the newest matches of its words, filtered, up to a
+-- candidate limit (``dongne.search.postgres``). Two changes make that cheap
+-- at a million questions:
+--
+-- * ``question_search`` is range-partitioned by question id like
+--   ``questions`` (same months, same bounds), so each month has its own GIN
+--   index. Reading the newest matches is then reading the newest months'
+--   indexes first and stopping; one unpartitioned GIN index would hand over
+--   every match of a frequent word (100 000 at 1 M questions) for each read.
+-- * Every filter is a column of the row: status, urgency, whether it has
+--   answers, whether its author is a verified local, the map point. A filter
+--   that joined ``questions`` and ``users`` for every match cost seconds.
+--   The outbox keeps them fresh (answer, acceptance, edit, verification and
+--   nickname events re-sync the row), the fingerprint covers them so
+--   ``dongne search check`` sees a stale one, and the rows shown are still
+--   read from ``questions``, the authority for visibility and counters.
+--
+-- The rows are rebuilt here from the old table plus ``questions``: the index
+-- never has to be rebuilt with Kiwi for this migration.
+
+DROP FUNCTION question_search_fingerprint(text, text, text[], text, text, text);
+
+CREATE FUNCTION question_search_fingerprint(
+    title text, content text, hashtags text[], nickname text, region_code text, category text,
+    status text, urgency text, has_answers boolean, author_verified boolean, location point
+) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT md5(concat_ws(E'\x1f', title, content, array_to_string(hashtags, E'\x1e'), nickname,
+                         region_code, category, status, urgency, has_answers, author_verified,
+                         location::text))
+$$;
+
+ALTER TABLE question_search RENAME TO question_search_unpartitioned;
+
+CREATE TABLE question_search (
+    question_id uuid NOT NULL REFERENCES questions (id) ON DELETE CASCADE,
+    document tsvector NOT NULL,
+    title text NOT NULL,
+    region_code varchar(20) NOT NULL,
+    category varchar(50) NOT NULL,
+    hashtags text[] NOT NULL DEFAULT '{}',
+    status question_status NOT NULL,
+    urgency question_urgency NOT NULL,
+    has_answers boolean NOT NULL,
+    author_verified boolean NOT NULL,
+    location point,
+    source_hash text NOT NULL,
+    indexed_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (question_id)
+) PARTITION BY RANGE (question_id);
+
+-- One search partition per questions partition, same bounds; from now on
+-- ensure_question_partitions() creates both.
+CREATE OR REPLACE FUNCTION ensure_question_partitions(first_month date, last_month date)
+RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+    month date := date_trunc('month', first_month);
+    created integer := 0;
+    suffix text;
+    low uuid;
+    high uuid;
+BEGIN
+    WHILE month <= date_trunc('month', last_month) LOOP
+        suffix := format('_y%sm%s', to_char(month, 'YYYY'), to_char(month, 'MM'));
+        low := uuidv7_floor(month::timestamp AT TIME ZONE 'UTC');
+        high := uuidv7_floor((month + interval '1 month')::timestamp AT TIME ZONE 'UTC');
+        IF to_regclass('questions' || suffix) IS NULL THEN
+            EXECUTE format('CREATE TABLE %I PARTITION OF questions FOR VALUES FROM (%L) TO (%L)',
+                           'questions' || suffix, low, high);
+            created := created + 1;
+        END IF;
+        IF to_regclass('question_search' || suffix) IS NULL THEN
+            EXECUTE format(
+                'CREATE TABLE %I PARTITION OF question_search FOR VALUES FROM (%L) TO (%L)',
+                'question_search' || suffix, low, high);
+        END IF;
+        month := month + interval '1 month';
+    END LOOP;
+    RETURN created;
+END;
+$$;
+
+DO $$
+DECLARE
+    part record;
+BEGIN
+    FOR part IN
+        SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) AS bound
+        FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+        WHERE i.inhparent = 'questions'::regclass
+    LOOP
+        EXECUTE format('CREATE TABLE %I PARTITION OF question_search %s',
+                       replace(part.relname, 'questions_', 'question_search_'), part.bound);
+    END LOOP;
+END
+$$;
+
+INSERT INTO question_search
+    (question_id, document, title, region_code, category, hashtags, status, urgency,
+     has_answers, author_verified, location, source_hash, indexed_at)
+SELECT s.question_id, s.document, s.title, s.region_code, s.category, s.hashtags, q.status,
+       q.urgency, q.answer_count > 0, u.is_local_verified, q.location,
+       -- Text unchanged since indexing: the new fingerprint; else one that
+       -- can never match, so the row shows as stale until the outbox or
+       -- ``dongne search reindex`` rebuilds it.
+       CASE WHEN s.source_hash = md5(concat_ws(E'\x1f', q.title, q.content,
+                                               array_to_string(q.hashtags, E'\x1e'),
+                                               u.nickname, q.region_code, q.category))
+            THEN question_search_fingerprint(
+                q.title, q.content, q.hashtags, u.nickname, q.region_code, q.category,
+                q.status::text, q.urgency::text, q.answer_count > 0, u.is_local_verified,
+                q.location)
+            ELSE 'stale' END,
+       s.indexed_at
+FROM question_search_unpartitioned s
+JOIN questions q ON q.id = s.question_id
+JOIN users u ON u.id = q.user_id
+WHERE q.deleted_at IS NULL AND q.status <> 'hidden';
+
+DROP TABLE question_search_unpartitioned;
+
+CREATE INDEX question_search_document_gin ON question_search USING gin (document);
+CREATE INDEX question_search_title_trgm ON question_search USING gin (title gin_trgm_ops);
+CREATE INDEX question_search_region_idx ON question_search (region_code, question_id DESC);
+-- The map filter: a box test on the index, then the exact distance.
+CREATE INDEX question_search_location_earth ON question_search
+    USING gist (ll_to_earth(location[1], location[0])) WHERE location IS NOT NULL;
+
+-- Visibility is not eventual: the moment a question is hidden or deleted its
+-- search row goes, in the same transaction, so it is never counted in a
+-- total or a facet while the outbox catches up. (Everything else about the
+-- row — text, status, counters — follows through the outbox; unhiding
+-- re-creates the row there.)
+CREATE FUNCTION drop_invisible_question_search() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM question_search WHERE question_id = NEW.id;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER questions_drop_invisible_search
+    AFTER UPDATE OF deleted_at, status ON questions
+    FOR EACH ROW
+    WHEN (NEW.deleted_at IS NOT NULL OR NEW.status = 'hidden')
+    EXECUTE FUNCTION drop_invisible_question_search();

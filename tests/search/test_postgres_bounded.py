@@ -1,0 +1,136 @@
+# Korean prose is test data here.
+"""The PostgreSQL backend's bounded cost: newest candidates across month
+partitions and time windows, filters on the search row, widening only for
+rare words, and the search partitions that follow the question partitions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from uuid import UUID
+
+import psycopg
+import pytest
+from psycopg.rows import DictRow, dict_row
+
+from dongne.db.router import ShardRouter
+from dongne.search import postgres, services
+from dongne.search.contract import SearchQuery
+from dongne.search.postgres import PostgresSearchBackend
+from tests.support.factories import make_answer, make_question, make_user
+
+# Days ago: one question in each of the four windows, two in the newest.
+AGES = [1, 2, 45, 200, 300, 420, 500]
+LIMIT = 4
+
+
+@pytest.fixture(scope="module")
+def spread(database_url: str) -> Iterator[dict[int, UUID]]:
+    """Questions about 귤따기 spread over 500 days (one partition per month)."""
+    with psycopg.connect(database_url, autocommit=True, row_factory=dict_row) as db:
+        db.execute(
+            "SELECT ensure_question_partitions((now() - interval '18 months')::date, now()::date)"
+        )
+        author = make_user(db, nickname="귤농부")
+        ids = {}
+        for age in AGES:
+            row = db.execute(
+                "SELECT uuidv7(make_interval(days => %s) * -1) AS id", (age,)
+            ).fetchone()
+            assert row is not None
+            ids[age] = make_question(
+                db, author, id=row["id"], title=f"귤따기 체험 농장 추천 ({age}일 전)",
+                content="아이들과 귤따기 체험을 하려고 해요. 농장 추천 부탁드립니다.",
+                category="travel",
+            )  # fmt: skip
+        yield ids
+
+
+@pytest.fixture(scope="module")
+async def indexed(router: ShardRouter, spread: dict[int, UUID]) -> dict[int, UUID]:
+    await services.reindex(router)
+    return spread
+
+
+def test_search_partitions_follow_question_partitions(db: psycopg.Connection[DictRow]) -> None:
+    db.execute("SELECT ensure_question_partitions('2031-01-01', '2031-02-01')")
+    rows = db.execute(
+        "SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) AS bound FROM pg_inherits i"
+        " JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = %s::regclass"
+        " ORDER BY 1",
+        ("question_search",),
+    ).fetchall()
+    questions = db.execute(
+        "SELECT replace(c.relname, 'questions_', 'question_search_') AS relname,"
+        " pg_get_expr(c.relpartbound, c.oid) AS bound FROM pg_inherits i"
+        " JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'questions'::regclass"
+        " ORDER BY 1"
+    ).fetchall()
+    assert rows == questions
+    assert any(r["relname"] == "question_search_y2031m02" for r in rows)
+
+
+async def test_a_search_reads_the_newest_matches_up_to_the_limit(
+    router: ShardRouter, indexed: dict[int, UUID], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(postgres, "CANDIDATE_LIMIT", LIMIT)
+    backend = PostgresSearchBackend(router)
+    result = await backend.search(SearchQuery(text="귤따기", sort="newest", limit=10))
+    # The newest four, across three windows; the older ones are beyond the limit.
+    assert [hit.id for hit in result.hits] == [indexed[age] for age in AGES[:LIMIT]]
+    assert result.total == LIMIT and not result.total_exact
+    ranked = await backend.search(SearchQuery(text="귤따기", limit=10))
+    assert {hit.id for hit in ranked.hits} == {indexed[age] for age in AGES[:LIMIT]}
+    oldest = await backend.search(SearchQuery(text="귤따기", sort="oldest", limit=10))
+    assert [hit.id for hit in oldest.hits] == [indexed[age] for age in AGES[::-1][:LIMIT]]
+
+
+async def test_without_the_limit_every_window_is_read(
+    router: ShardRouter, indexed: dict[int, UUID]
+) -> None:
+    result = await PostgresSearchBackend(router).search(
+        SearchQuery(text="귤따기", sort="newest", limit=10)
+    )
+    assert [hit.id for hit in result.hits] == [indexed[age] for age in AGES]
+    assert result.total == len(AGES) and result.total_exact
+    # A time filter is an id range: it reaches back exactly as far as asked.
+    older = await PostgresSearchBackend(router).search(
+        SearchQuery(text="귤따기", sort="newest", created_to=result.hits[4].created_at)
+    )
+    assert [hit.id for hit in older.hits] == [indexed[age] for age in AGES[4:]]
+
+
+async def test_filters_read_the_search_row_which_the_outbox_keeps_fresh(
+    router: ShardRouter, indexed: dict[int, UUID], database_url: str
+) -> None:
+    backend = PostgresSearchBackend(router)
+    query = SearchQuery(text="귤따기", has_answers=True)
+    assert (await backend.search(query)).hits == []
+    with psycopg.connect(database_url, autocommit=True, row_factory=dict_row) as db:
+        make_answer(db, indexed[45], make_user(db))
+    # Until the row is re-synced the filter reads the indexed state …
+    assert (await backend.search(query)).hits == []
+    async with router.connection() as conn, conn.transaction():
+        from dongne.search.repository import sync_question
+
+        assert await sync_question(conn, indexed[45]) == "indexed"
+    # … and then the new one.
+    assert [hit.id for hit in (await backend.search(query)).hits] == [indexed[45]]
+
+
+async def test_common_words_under_narrow_filters_are_not_widened(
+    router: ShardRouter, indexed: dict[int, UUID], database_url: str
+) -> None:
+    backend = PostgresSearchBackend(router)
+    # 귤따기 matches 7 questions, fewer than RELAX_BELOW: a rare word, so a
+    # typo-like query is widened to similar titles …
+    typo = await backend.search(SearchQuery(text="귤따귀 체험"))
+    assert typo.relaxed and typo.hits
+    # … while a word with many matches under a filter that excludes them all
+    # is an honest empty result.
+    with psycopg.connect(database_url, autocommit=True, row_factory=dict_row) as db:
+        author = make_user(db)
+        for n in range(postgres.RELAX_BELOW):
+            make_question(db, author, title=f"귤 택배 보내는 방법 {n}", category="living")
+    await services.reindex(router)
+    narrow = await backend.search(SearchQuery(text="택배", category="food"))
+    assert narrow.hits == [] and not narrow.relaxed
