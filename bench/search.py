@@ -46,12 +46,13 @@ FREQUENT = "most frequent term, with filters"
 RARE = "rare terms (in 10–100 questions), with filters"
 
 
-def _is_query_term(term: str) -> bool:
-    """A term a user would type, which the query analysis keeps as one unit."""
+def _is_query_term(term: str, *, compound: bool = False) -> bool:
+    """A term a user would type, which the query analysis keeps as one unit (the
+    index also holds verb stems such as 있다, which a query alone drops)."""
     if len(term) < 2 or not any("가" <= ch <= "힣" for ch in term):
         return False
     units = query_units(term)
-    return len(units) == 1 and units[0].text == term and len(units[0].parts) == 1
+    return len(units) == 1 and units[0].text == term and (compound or len(units[0].parts) == 1)
 
 
 def pick_terms(conn: psycopg.Connection[Any], rng: random.Random) -> dict[str, Any]:
@@ -111,7 +112,9 @@ def _path(text: str, filters: dict[str, Any]) -> str:
 def _title_queries(titles: list[str], rng: random.Random, n: int) -> list[str]:
     queries: list[str] = []
     while len(queries) < n:
-        words = [u.text for u in query_units(rng.choice(titles)) if len(u.text) >= 2]
+        words = [
+            u.text for u in query_units(rng.choice(titles)) if _is_query_term(u.text, compound=True)
+        ]
         if not words:
             continue
         if rng.random() < 0.5 or len(words) == 1:

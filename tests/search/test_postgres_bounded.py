@@ -14,7 +14,7 @@ from psycopg.rows import DictRow, dict_row
 
 from dongne.db.router import ShardRouter
 from dongne.search import postgres, services
-from dongne.search.contract import SearchQuery
+from dongne.search.contract import GeoFilter, SearchQuery
 from dongne.search.postgres import PostgresSearchBackend
 from tests.support.factories import make_answer, make_question, make_user
 
@@ -134,3 +134,53 @@ async def test_common_words_under_narrow_filters_are_not_widened(
     await services.reindex(router)
     narrow = await backend.search(SearchQuery(text="택배", category="food"))
     assert narrow.hits == [] and not narrow.relaxed
+
+
+def test_filter_lexemes_follow_the_row(
+    db: psycopg.Connection[DictRow], indexed: dict[int, UUID]
+) -> None:
+    def lexemes() -> list[str]:
+        row = db.execute(
+            "SELECT array(SELECT l FROM unnest(tsvector_to_array(document)) l"
+            " WHERE l LIKE '@%%' ORDER BY l) AS l FROM question_search WHERE question_id = %s",
+            (indexed[1],),
+        ).fetchone()
+        assert row is not None
+        return list(row["l"])
+
+    assert lexemes() == [
+        "@a:0", "@c:travel", "@r:KR-49", "@r:KR-49-01", "@r:KR-49-01-02",
+        "@s:open", "@u:normal", "@v:0",
+    ]  # fmt: skip
+    # Whatever writes the row, the lexemes come from its columns, never twice.
+    db.execute(
+        "UPDATE question_search SET category = 'food', hashtags = '{귤}' WHERE question_id = %s",
+        (indexed[1],),
+    )
+    assert "@c:food" in lexemes() and "@c:travel" not in lexemes() and "@h:귤" in lexemes()
+
+
+@pytest.mark.parametrize("radius_km", [0.3, 2.0, 5.0, 30.0, 100.0])
+def test_grid_cells_cover_every_point_of_the_radius(
+    db: psycopg.Connection[DictRow], radius_km: float
+) -> None:
+    centre = GeoFilter(lat=33.45, lng=126.56, radius_km=radius_km)
+    cells = set(postgres.grid_cells(centre))
+    assert len(cells) <= postgres.MAX_CELLS
+    # Points on rings inside the radius, placed by PostgreSQL's own earth model.
+    rows = db.execute(
+        "SELECT array(SELECT l FROM unnest(tsvector_to_array(question_search_filter_lexemes("
+        " 'KR-49', 'food', '{}', 'open', 'normal', false, false, point(x, y)))) l"
+        " WHERE l LIKE '@g%%') AS cells, earth_distance(ll_to_earth(%(lat)s, %(lng)s),"
+        " ll_to_earth(y, x)) AS metres"
+        " FROM (SELECT %(lng)s + r * cos(a) / cos(radians(%(lat)s)) AS x,"
+        "              %(lat)s + r * sin(a) AS y"
+        "       FROM unnest(ARRAY[0.2, 0.6, 0.95]) AS f(share),"
+        "            LATERAL (SELECT share * %(km)s / 111.32 AS r) d,"
+        "            generate_series(0, 350, 10) AS deg, LATERAL (SELECT radians(deg) AS a) b) p",
+        {"lat": centre.lat, "lng": centre.lng, "km": radius_km},
+    ).fetchall()
+    inside = [row for row in rows if row["metres"] <= radius_km * 1000]
+    assert len(inside) > 50
+    for row in inside:
+        assert cells & set(row["cells"]), row

@@ -144,20 +144,21 @@ def unit_terms(unit: QueryUnit) -> list[str]:
 # -- tsquery ----------------------------------------------------------------
 
 
-def _lexeme(token: str) -> str:
+def lexeme(token: str) -> str:
+    """A tsquery/tsvector lexeme literal, quoted."""
     return "'" + token.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
 def _alternative(alt: Sequence[str]) -> str:
     if len(alt) == 1:
-        return _lexeme(alt[0])
-    return "(" + " <-> ".join(_lexeme(t) for t in alt) + ")"
+        return lexeme(alt[0])
+    return "(" + " <-> ".join(lexeme(t) for t in alt) + ")"
 
 
 def _token_query(token: str, *, prefix: bool = False) -> str:
     options = [_alternative(alt) for alt in term_alternatives(token)]
     if prefix and len(token) >= 2:
-        options.append(_lexeme(token) + ":*")
+        options.append(lexeme(token) + ":*")
     return " | ".join(options)
 
 
@@ -220,7 +221,7 @@ def tsvector_literal(fields: Sequence[tuple[str, list[str]]]) -> str:
             positions.setdefault(token[:2046], []).append(f"{position}{weight}")
         position = min(position + _FIELD_GAP, _MAX_POSITION)
     return " ".join(
-        f"{_lexeme(token)}:{','.join(places[:256])}" for token, places in positions.items()
+        f"{lexeme(token)}:{','.join(places[:256])}" for token, places in positions.items()
     )
 
 

@@ -27,7 +27,7 @@ FACET_SIZES = {"categories": 10, "regions": 20, "hashtags": 30}
 # A search works on at most this many matches (the newest): ranking, facets,
 # sorts and paging. A term that matches half the corpus then costs what a
 # rarer one does (docs/search.md, "Bounded cost").
-CANDIDATE_LIMIT = 500
+CANDIDATE_LIMIT = 200
 # Elasticsearch counts ``total`` exactly up to here (``track_total_hits``);
 # the PostgreSQL backend up to CANDIDATE_LIMIT. Beyond, ``total_exact`` is false.
 TOTAL_LIMIT = 10_000

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -41,6 +42,7 @@ from dongne.api.cursors import decode_cursor, encode_cursor
 from dongne.db.router import ShardRouter, Workload
 from dongne.search.analysis import (
     fragments,
+    lexeme,
     mark,
     normalize_query,
     query_units,
@@ -50,7 +52,9 @@ from dongne.search.analysis import (
 from dongne.search.contract import (
     CANDIDATE_LIMIT,
     FACET_SIZES,
+    SEARCHABLE_STATUSES,
     FacetBucket,
+    GeoFilter,
     SearchHit,
     SearchQuery,
     SearchResult,
@@ -134,9 +138,74 @@ def _id_at(millis: int) -> UUID:
     return UUID(int=min(max(millis, 0), (1 << 48) - 1) << 80)
 
 
+def _one_of(prefix: str, values: Iterable[str]) -> str:
+    return "(" + " | ".join(lexeme(f"{prefix}{value}") for value in values) + ")"
+
+
+def _and(words: str, filters: str | None) -> str | None:
+    if not words:
+        return None
+    return f"({words}) & {filters}" if filters else words
+
+
+def _region_cover(codes: Sequence[str]) -> list[str]:
+    """The codes no ancestor of which is listed: a city stands for its districts."""
+    listed = set(codes)
+    return [
+        code for code in codes
+        if not any("-".join(code.split("-")[:n]) in listed for n in range(2, code.count("-") + 1))
+    ]  # fmt: skip
+
+
+# Grid cell sizes (degrees) of the map-point lexemes (migration 0014), finest
+# first, and how many cells a radius may OR together before a coarser grid is
+# cheaper to read.
+GRID_SIZES = (0.01, 0.04, 0.16, 0.64)
+MAX_CELLS = 16
+_KM_PER_DEGREE = 111.32
+
+
+def grid_cells(near: GeoFilter) -> list[str]:
+    """Lexemes of the cells covering the radius's bounding box, on the finest grid
+    that needs at most MAX_CELLS of them (the coarsest otherwise)."""
+    dlat = near.radius_km / _KM_PER_DEGREE
+    dlng = near.radius_km / (_KM_PER_DEGREE * max(math.cos(math.radians(near.lat)), 0.01))
+    cells: list[str] = []
+    for level, size in enumerate(GRID_SIZES, start=1):
+        xs = range(math.floor((near.lng - dlng) / size), math.floor((near.lng + dlng) / size) + 1)
+        ys = range(math.floor((near.lat - dlat) / size), math.floor((near.lat + dlat) / size) + 1)
+        cells = [f"@g{level}:{x}:{y}" for x in xs for y in ys]
+        if len(cells) <= MAX_CELLS:
+            break
+    return cells
+
+
+def filter_tsquery(query: SearchQuery) -> str | None:
+    """The filters as lexemes of the document (migration 0014), ANDed, or None."""
+    parts = []
+    if query.regions is not None:
+        parts.append(_one_of("@r:", _region_cover(query.regions)) if query.regions else "'@r:'")
+    if query.category is not None:
+        parts.append(lexeme(f"@c:{query.category}"))
+    if query.hashtags:
+        parts.append(_one_of("@h:", (tag.replace("\x00", "") for tag in query.hashtags)))
+    if query.urgency is not None:
+        parts.append(lexeme(f"@u:{query.urgency}"))
+    if query.has_answers is not None:
+        parts.append(lexeme(f"@a:{int(query.has_answers)}"))
+    if query.local_only:
+        parts.append(lexeme("@v:1"))
+    if query.near is not None:
+        parts.append(_one_of("", grid_cells(query.near)))
+    if set(query.statuses) != SEARCHABLE_STATUSES:
+        parts.append(_one_of("@s:", query.statuses))
+    return " & ".join(parts) or None
+
+
 def _filters(query: SearchQuery) -> tuple[list[str], dict[str, Any]]:
     """WHERE fragments (fixed text, allow-listed) and their parameters, only for the
-    filters this query uses: the planner sees each search's real shape."""
+    filters this query uses: the planner sees each search's real shape. The
+    index answers them through ``filter_tsquery``; these re-check the columns."""
     where = ["s.status = ANY(%(statuses)s::question_status[])"]
     params: dict[str, Any] = {"statuses": list(query.statuses)}
 
@@ -201,11 +270,14 @@ _CANDIDATE_SELECT = (
 )
 
 
-def _candidates(match: str, where: list[str], params: dict[str, Any], ascending: bool) -> str:
-    """The newest (oldest) matches up to the cap, window by window."""
+def _candidates(
+    match: str, where: list[str], params: dict[str, Any], ascending: bool, windows: int
+) -> str:
+    """The newest (oldest) matches up to the cap, window by window (the first ones)."""
     direction = "ASC" if ascending else "DESC"
     branches = []
-    for i, (low, high) in enumerate(_window_bounds(datetime.now(UTC), ascending)):
+    bounds_in_order = _window_bounds(datetime.now(UTC), ascending)[:windows]
+    for i, (low, high) in enumerate(bounds_in_order):
         bounds = []
         if low is not None:
             params[f"w{i}_low"] = low
@@ -243,9 +315,12 @@ class PostgresSearchBackend:
         exact = [unit_tsquery(u) for u in units]
         # The wider stage: the last word may be unfinished.
         wide = [unit_tsquery(u, prefix=i == n - 1) for i, u in enumerate(units)]
+        filters = filter_tsquery(query)
         params.update(
             all=" & ".join(f"({q})" for q in exact) or None,
             any=" | ".join(f"({q})" for q in wide) or None,
+            all_filtered=" & ".join(f"({q})" for q in [*exact, filters] if q) or None,
+            any_filtered=_and(" | ".join(f"({q})" for q in wide), filters),
             units=wide,
             n_units=max(n, 1),
             raw=raw,
@@ -255,12 +330,17 @@ class PostgresSearchBackend:
         # One search, one backend core: parallel workers would only steal the
         # cores of the searches running beside it (and reorder the windows).
         await conn.execute("SET LOCAL max_parallel_workers_per_gather = 0")
-        words = "s.document @@ %(all)s::tsquery"
-        outcome = await self._rank(conn, query, words, "1.0", where, params) if units else None
+        words = "s.document @@ %(all_filtered)s::tsquery"
+        outcome = None
+        if units:
+            # The first window alone first: when it holds a full candidate set
+            # (a frequent word), that set is the answer, and the statement plans
+            # one or two month partitions instead of all of them.
+            outcome = await self._rank(conn, query, words, "1.0", where, params, windows=1)
+            if outcome[0] < CANDIDATE_LIMIT:
+                outcome = await self._rank(conn, query, words, "1.0", where, params)
         relaxed = False
-        if (outcome is None or outcome[0] < RELAX_BELOW) and not await _words_are_common(
-            conn, params, bool(units)
-        ):
+        if (outcome is None or outcome[0] < RELAX_BELOW) and not await _common(conn, params["all"]):
             wider = await self._widen(conn, query, bool(units), where, params)
             if wider is not None and wider[0] > (outcome[0] if outcome else 0):
                 outcome, relaxed = wider, True
@@ -290,21 +370,27 @@ class PostgresSearchBackend:
         where: list[str],
         params: dict[str, Any],
     ) -> tuple[int, list[dict[str, Any]], list[Any]] | None:
-        """Some of the words, the last as a prefix, or a similar title (typos, partial
-        words); loosely similar titles only when nothing else matched."""
-        match = (
-            "(s.document @@ %(any)s::tsquery OR %(raw)s <%% s.title)"
-            if has_units
-            else "%(raw)s <%% s.title"
-        )
+        """Some of the words (the last as a prefix); if that is still little, titles
+        similar to the query too (typos, partial words); if nothing, loosely similar
+        ones. Each step costs more than the last (a trigram search reads many short
+        posting lists), so it runs only when the cheaper one found too little."""
+        words = "s.document @@ %(any_filtered)s::tsquery"
         outcome = None
+        if has_units:
+            outcome = await self._rank(conn, query, words, _COVERAGE, where, params)
+            # Real words under narrow filters: no typo to correct.
+            if outcome[0] >= RELAX_BELOW or await _common(conn, params["any"]):
+                return outcome
+        similar = f"({words} OR %(raw)s <%% s.title)" if has_units else "%(raw)s <%% s.title"
         for threshold in (TRIGRAM_THRESHOLD, LOOSE_TRIGRAM_THRESHOLD):
             await conn.execute(
                 "SELECT set_config('pg_trgm.word_similarity_threshold', %s, true)",
                 (str(threshold),),
             )
-            outcome = await self._rank(conn, query, match, _COVERAGE, where, params)
-            if outcome[0] > 0:
+            found = await self._rank(conn, query, similar, _COVERAGE, where, params)
+            if outcome is None or found[0] > outcome[0]:
+                outcome = found
+            if found[0] > 0:
                 break
         return outcome
 
@@ -316,12 +402,13 @@ class PostgresSearchBackend:
         coverage: str,
         where: list[str],
         params: dict[str, Any],
+        windows: int = len(WINDOWS) + 1,
     ) -> tuple[int, list[dict[str, Any]], list[Any]]:
         """Candidates → (their count, the page's ids and sort keys in order, facets)."""
         spec = _SORT_KEYS[query.sort]
         params["limit"] = query.limit + 1
         ascending = query.sort == "oldest"
-        candidates = _candidates(match, where, params, ascending)
+        candidates = _candidates(match, where, params, ascending, windows)
         key = "NULL::float8" if spec is None or query.sort == "relevance" else spec[0]
         source = "c"
         if query.sort in _COUNTER_SORTS:
@@ -378,18 +465,18 @@ class PostgresSearchBackend:
         return rows
 
 
-async def _words_are_common(conn: Any, params: dict[str, Any], has_units: bool) -> bool:
+async def _common(conn: Any, tsquery: str | None) -> bool:
     """Whether the words alone (no filters) match at least RELAX_BELOW questions.
 
     Then few results mean the filters are narrow, not that the words are
     misspelt or unfinished, and widening would only add noise (and cost).
     """
-    if not has_units:
+    if tsquery is None:
         return False
     cursor = await conn.execute(
         "SELECT count(*) AS n FROM (SELECT 1 FROM question_search s"
-        " WHERE s.document @@ %(all)s::tsquery LIMIT %(relax)s) m",
-        {"all": params["all"], "relax": RELAX_BELOW},
+        " WHERE s.document @@ %(words)s::tsquery LIMIT %(relax)s) m",
+        {"words": tsquery, "relax": RELAX_BELOW},
         prepare=False,
     )
     row = await cursor.fetchone()

@@ -33,6 +33,7 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
 $$;
 
 ALTER TABLE question_search RENAME TO question_search_unpartitioned;
+ALTER INDEX question_search_pkey RENAME TO question_search_unpartitioned_pkey;
 
 CREATE TABLE question_search (
     question_id uuid NOT NULL REFERENCES questions (id) ON DELETE CASCADE,
@@ -97,6 +98,56 @@ BEGIN
     END LOOP;
 END
 $$;
+
+-- Filters inside the index. Each document also holds one lexeme per filter
+-- value — its category, status, urgency, answered or not, author verified or
+-- not, each hashtag, and its region with every ancestor region (codes extend
+-- their parent's, so KR-49-01-02 also holds KR-49-01 and KR-49: a filter on a
+-- city is one lexeme). A search ANDs them into its tsquery, so GIN intersects
+-- the word with the filter inside the index (skipping through the longer
+-- posting list), instead of fetching every match of a frequent word to test
+-- its columns — or walking the newest rows in the hope of meeting a match
+-- that a narrow filter never lets through. The map point becomes grid cells
+-- at four sizes (0.01°, 0.04°, 0.16°, 0.64°: from ~1 km to ~70 km), so a
+-- radius is an OR of the few cells covering it. The columns stay, and the search
+-- re-checks them: a hashtag or word spelled like a filter lexeme only ever
+-- makes the index return a row the re-check drops.
+CREATE FUNCTION question_search_filter_lexemes(
+    region_code text, category text, hashtags text[], status text, urgency text,
+    has_answers boolean, author_verified boolean, location point
+) RETURNS tsvector
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT array_to_tsvector(ARRAY(
+        SELECT '@r:' || array_to_string((string_to_array(region_code, '-'))[1:n], '-')
+        FROM generate_series(2, cardinality(string_to_array(region_code, '-'))) AS n
+        UNION SELECT '@h:' || tag FROM unnest(hashtags) AS tag
+        UNION SELECT format('@g%s:%s:%s', level, floor(location[0] / size)::bigint,
+                            floor(location[1] / size)::bigint)
+        FROM unnest(ARRAY[0.01, 0.04, 0.16, 0.64]::float8[]) WITH ORDINALITY AS g(size, level)
+        WHERE location IS NOT NULL
+        UNION SELECT unnest(ARRAY['@c:' || category, '@s:' || status, '@u:' || urgency,
+                                  '@a:' || has_answers::int, '@v:' || author_verified::int])
+    ))
+$$;
+
+-- Whoever writes a row (the outbox sync, a reindex, a bulk COPY) writes the
+-- words; the filter lexemes always come from the row's own columns.
+CREATE FUNCTION question_search_add_filter_lexemes() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.document := ts_delete(NEW.document, ARRAY(
+                        SELECT lexeme FROM unnest(tsvector_to_array(NEW.document)) AS lexeme
+                        WHERE lexeme ~ '^@([rhcsuav]|g[1-4]):'))
+                    || question_search_filter_lexemes(
+                        NEW.region_code, NEW.category, NEW.hashtags, NEW.status::text,
+                        NEW.urgency::text, NEW.has_answers, NEW.author_verified, NEW.location);
+    RETURN NEW;
+END
+$$;
+
+CREATE TRIGGER question_search_filter_lexemes
+    BEFORE INSERT OR UPDATE ON question_search
+    FOR EACH ROW EXECUTE FUNCTION question_search_add_filter_lexemes();
 
 INSERT INTO question_search
     (question_id, document, title, region_code, category, hashtags, status, urgency,
