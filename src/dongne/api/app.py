@@ -30,6 +30,7 @@ from dongne.qa.views import ViewCounter
 from dongne.runtime import Runtime
 from dongne.search.api import router as search_router
 from dongne.search.external import syncers_for
+from dongne.text.analysis import get_analyzer
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +53,9 @@ def create_app(runtime: Runtime) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await runtime.open()
+        # Kiwi loads its model (~1.5 s) on first use; loaded inside a request it
+        # would stall the event loop, and every request with it.
+        await asyncio.to_thread(get_analyzer)
         stop = asyncio.Event()
         tasks = [asyncio.create_task(_flush_views_forever(runtime))]
         tasks += await cache_service.start(app)

@@ -27,6 +27,10 @@ SYNONYM_GROUPS: tuple[tuple[str, ...], ...] = (
     ("산", "오름", "등산"),
 )
 
+# Prefix of a synonym group's lexeme in PostgreSQL documents; Kiwi never
+# produces a token starting with it.
+SYNONYM_PREFIX = "~"
+
 MAX_QUERY_LENGTH = 200
 # More units than this is a paragraph, not a query; the rest are ignored so a
 # pasted text cannot make a tsquery of hundreds of alternatives.
@@ -156,7 +160,13 @@ def _alternative(alt: Sequence[str]) -> str:
 
 
 def _token_query(token: str, *, prefix: bool = False) -> str:
-    options = [_alternative(alt) for alt in term_alternatives(token)]
+    group = synonym_lexeme(token)
+    if group is None:
+        options = [_alternative(alt) for alt in term_alternatives(token)]
+    else:
+        # The group lexeme stands for the token and all its synonyms.
+        short = _region_short_forms().get(token)
+        options = [lexeme(group), *([lexeme(short)] if short else [])]
     if prefix and len(token) >= 2:
         options.append(lexeme(token) + ":*")
     return " | ".join(options)
@@ -173,16 +183,50 @@ def unit_tsquery(unit: QueryUnit, *, prefix: bool = False) -> str:
 # -- documents ----------------------------------------------------------------
 
 
+@functools.cache
+def _synonym_lexemes() -> dict[tuple[str, ...], str]:
+    """Analysed form of each synonym group member → the group's own lexeme.
+
+    The PostgreSQL index stores the group lexeme (``~맛집``) next to any member
+    it meets (식당, 레스토랑, 맛있는 집 …), so a query asks for one lexeme
+    instead of an OR of every member — in GIN, an OR reads every member's
+    posting list in full, and a multi-word member (맛있다 <-> 집) two of the
+    most frequent ones. Changing a group therefore needs ``dongne search
+    reindex`` on PostgreSQL (Elasticsearch applies synonyms at query time).
+    """
+    analyzer = get_analyzer()
+    table: dict[tuple[str, ...], str] = {}
+    for group in SYNONYM_GROUPS:
+        for word in group:
+            form = tuple(analyzer.tokens(word))
+            if form:
+                table[form] = SYNONYM_PREFIX + group[0]
+    return table
+
+
+def synonym_lexeme(token: str) -> str | None:
+    """The group lexeme of a one-token synonym group member, else None."""
+    return _synonym_lexemes().get((token,))
+
+
 def index_tokens(text: str) -> list[str]:
-    """A field's tokens as indexed: compounds split, region short forms added."""
+    """A field's tokens as indexed: compounds split, region short forms and
+    synonym group lexemes added next to the tokens they stand for."""
     tokens = get_analyzer().tokens(text, split_compounds=True)
     shorts = _region_short_forms()
+    groups = _synonym_lexemes()
+    longest = max((len(form) for form in groups), default=1)
     out: list[str] = []
-    for token in tokens:
+    for i, token in enumerate(tokens):
         out.append(token)
         # 애월읍 is one token, and the short form next to it lets 애월 find it.
         if token in shorts:
             out.append(shorts[token])
+        # A member ending here (식당, or 맛있다 + 집) adds its group's lexeme.
+        for size in range(1, min(longest, i + 1) + 1):
+            group = groups.get(tuple(tokens[i + 1 - size : i + 1]))
+            if group is not None and group not in out[-size - 1 :]:
+                out.append(group)
     return out
 
 

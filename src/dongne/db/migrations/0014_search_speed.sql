@@ -17,8 +17,9 @@
 --   ``dongne search check`` sees a stale one, and the rows shown are still
 --   read from ``questions``, the authority for visibility and counters.
 --
--- The rows are rebuilt here from the old table plus ``questions``: the index
--- never has to be rebuilt with Kiwi for this migration.
+-- The rows are carried over from the old table, marked stale: run
+-- ``dongne search reindex`` after this migration (the documents now also hold
+-- synonym group lexemes, which only Kiwi can add).
 
 DROP FUNCTION question_search_fingerprint(text, text, text[], text, text, text);
 
@@ -108,7 +109,7 @@ $$;
 -- posting list), instead of fetching every match of a frequent word to test
 -- its columns — or walking the newest rows in the hope of meeting a match
 -- that a narrow filter never lets through. The map point becomes grid cells
--- at four sizes (0.01°, 0.04°, 0.16°, 0.64°: from ~1 km to ~70 km), so a
+-- at eight sizes (0.005° doubling up to 0.64°: ~500 m to ~70 km), so a
 -- radius is an OR of the few cells covering it. The columns stay, and the search
 -- re-checks them: a hashtag or word spelled like a filter lexeme only ever
 -- makes the index return a row the re-check drops.
@@ -123,7 +124,8 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
         UNION SELECT '@h:' || tag FROM unnest(hashtags) AS tag
         UNION SELECT format('@g%s:%s:%s', level, floor(location[0] / size)::bigint,
                             floor(location[1] / size)::bigint)
-        FROM unnest(ARRAY[0.01, 0.04, 0.16, 0.64]::float8[]) WITH ORDINALITY AS g(size, level)
+        FROM unnest(ARRAY[0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64]::float8[])
+             WITH ORDINALITY AS g(size, level)
         WHERE location IS NOT NULL
         UNION SELECT unnest(ARRAY['@c:' || category, '@s:' || status, '@u:' || urgency,
                                   '@a:' || has_answers::int, '@v:' || author_verified::int])
@@ -137,7 +139,7 @@ LANGUAGE plpgsql AS $$
 BEGIN
     NEW.document := ts_delete(NEW.document, ARRAY(
                         SELECT lexeme FROM unnest(tsvector_to_array(NEW.document)) AS lexeme
-                        WHERE lexeme ~ '^@([rhcsuav]|g[1-4]):'))
+                        WHERE lexeme ~ '^@([rhcsuav]|g[1-8]):'))
                     || question_search_filter_lexemes(
                         NEW.region_code, NEW.category, NEW.hashtags, NEW.status::text,
                         NEW.urgency::text, NEW.has_answers, NEW.author_verified, NEW.location);
@@ -154,17 +156,10 @@ INSERT INTO question_search
      has_answers, author_verified, location, source_hash, indexed_at)
 SELECT s.question_id, s.document, s.title, s.region_code, s.category, s.hashtags, q.status,
        q.urgency, q.answer_count > 0, u.is_local_verified, q.location,
-       -- Text unchanged since indexing: the new fingerprint; else one that
-       -- can never match, so the row shows as stale until the outbox or
-       -- ``dongne search reindex`` rebuilds it.
-       CASE WHEN s.source_hash = md5(concat_ws(E'\x1f', q.title, q.content,
-                                               array_to_string(q.hashtags, E'\x1e'),
-                                               u.nickname, q.region_code, q.category))
-            THEN question_search_fingerprint(
-                q.title, q.content, q.hashtags, u.nickname, q.region_code, q.category,
-                q.status::text, q.urgency::text, q.answer_count > 0, u.is_local_verified,
-                q.location)
-            ELSE 'stale' END,
+       -- The documents lack the synonym group lexemes this version indexes
+       -- (dongne.search.analysis): every row is stale until the outbox or
+       -- ``dongne search reindex`` rebuilds it (docs/search.md, "Upgrading").
+       'stale',
        s.indexed_at
 FROM question_search_unpartitioned s
 JOIN questions q ON q.id = s.question_id
@@ -175,10 +170,9 @@ DROP TABLE question_search_unpartitioned;
 
 CREATE INDEX question_search_document_gin ON question_search USING gin (document);
 CREATE INDEX question_search_title_trgm ON question_search USING gin (title gin_trgm_ops);
-CREATE INDEX question_search_region_idx ON question_search (region_code, question_id DESC);
--- The map filter: a box test on the index, then the exact distance.
-CREATE INDEX question_search_location_earth ON question_search
-    USING gist (ll_to_earth(location[1], location[0])) WHERE location IS NOT NULL;
+-- No index on the map point: its grid-cell lexemes put the radius in the GIN
+-- index together with the words (a separate GiST index led the planner to
+-- read every row in the box and test the words on each).
 
 -- Visibility is not eventual: the moment a question is hidden or deleted its
 -- search row goes, in the same transaction, so it is never counted in a
