@@ -153,31 +153,25 @@ def lexeme(token: str) -> str:
     return "'" + token.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
-def _alternative(alt: Sequence[str]) -> str:
-    if len(alt) == 1:
-        return lexeme(alt[0])
-    return "(" + " <-> ".join(lexeme(t) for t in alt) + ")"
-
-
 def _token_query(token: str, *, prefix: bool = False) -> str:
-    group = synonym_lexeme(token)
-    if group is None:
-        options = [_alternative(alt) for alt in term_alternatives(token)]
-    else:
-        # The group lexeme stands for the token and all its synonyms.
-        short = _region_short_forms().get(token)
-        options = [lexeme(group), *([lexeme(short)] if short else [])]
+    """One lexeme per token: the synonym group's, else the region short form,
+    else the token. The index stores the group lexeme and the short form next
+    to every token they stand for, so one lexeme finds them all — and a
+    single lexeme lets GIN skip through the longer posting lists of the other
+    words and filters, which an OR of alternatives forbids."""
+    word = synonym_lexeme(token) or _region_short_forms().get(token) or token
     if prefix and len(token) >= 2:
-        options.append(lexeme(token) + ":*")
-    return " | ".join(options)
+        return f"{lexeme(word)} | {lexeme(token)}:*"
+    return lexeme(word)
 
 
 def unit_tsquery(unit: QueryUnit, *, prefix: bool = False) -> str:
-    """tsquery text for one unit: the compound, or all its parts (흑돼지맛집 | 흑돼지 & 맛집)."""
-    options = [_token_query(unit.text, prefix=prefix)]
-    if len(unit.parts) > 1:
-        options.append(" & ".join(f"({_token_query(part)})" for part in unit.parts))
-    return " | ".join(f"({option})" for option in options)
+    """tsquery text for one unit; a compound is all its parts (흑돼지맛집 → 흑돼지 &
+    맛집), which the index also holds wherever the compound is written whole."""
+    if len(unit.parts) == 1:
+        return _token_query(unit.text, prefix=prefix)
+    whole = " & ".join(f"({_token_query(part)})" for part in unit.parts)
+    return f"({whole}) | {lexeme(unit.text)}:*" if prefix else whole
 
 
 # -- documents ----------------------------------------------------------------

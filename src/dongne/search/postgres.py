@@ -161,7 +161,7 @@ def _region_cover(codes: Sequence[str]) -> list[str]:
 # first, and how many cells a radius may OR together before a coarser grid is
 # cheaper to read.
 GRID_SIZES = (0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64)
-MAX_CELLS = 36
+MAX_CELLS = 64
 _KM_PER_DEGREE = 111.32
 
 
