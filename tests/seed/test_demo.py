@@ -63,3 +63,20 @@ async def test_seeding_twice_adds_nothing(
     report = await seed_demo(router, questions=50)
     assert report.skipped
     assert db.execute("SELECT count(*) AS n FROM questions").fetchone() == before
+
+
+async def test_every_demo_question_reaches_the_search_index(
+    router: ShardRouter, db: psycopg.Connection[DictRow]
+) -> None:
+    from dongne.outbox.worker import OutboxWorker
+    from dongne.search import services
+
+    await seed_demo(router, questions=120)  # a no-op when this module seeded already
+    worker = OutboxWorker(router)
+    while await worker.run_once():
+        pass
+    # Unanswered questions too: they have no answer event to re-sync them.
+    unanswered = db.execute("SELECT count(*) AS n FROM questions WHERE answer_count = 0")
+    assert unanswered.fetchone() != {"n": 0}
+    drift = await services.check(router)
+    assert drift.visible >= 120 and drift.total == 0, drift

@@ -18,6 +18,7 @@ from psycopg.rows import DictRow
 from shapely.geometry import Point, Polygon
 
 from dongne.db.router import ShardRouter
+from dongne.outbox import repository as outbox
 from dongne.qa import repository as qa
 from dongne.seed.content import demo_questions
 
@@ -158,6 +159,10 @@ async def _create_questions(
                 created_at=asked_at,
             ),
         )
+        # What the ask use case emits: without it a question nobody answers
+        # would never reach the search index (answers re-sync their question).
+        created = {"user_id": str(asker), "region_code": row["region_code"]}
+        await outbox.enqueue(conn, "question.created", "question", row["id"], created)
         answer_ids = []
         helpers = [u for u in users[row["region_code"]] + everyone if u != asker]
         for answer in item.answers:
