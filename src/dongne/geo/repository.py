@@ -124,3 +124,12 @@ async def region_at(
         (lng, lat, max_km),
     )
     return await cursor.fetchone()
+
+
+async def region_scope(conn: AsyncConnection[DictRow], region_code: str) -> list[str]:
+    """A region and every region under it (region codes extend their parent's)."""
+    cursor = await conn.execute(
+        "SELECT code FROM regions WHERE code = %(code)s OR code LIKE %(code)s || '-%%'",
+        {"code": region_code},
+    )
+    return [row["code"] for row in await cursor.fetchall()]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,7 +55,29 @@ async def load_regions(router: ShardRouter, path: Path | None = None) -> LoadRep
                 ):
                     await repository.replace_shapes(conn, record)
                     changed += 1
+    _scopes.clear()
     return LoadReport(regions=len(records), changed=changed)
+
+
+# Region code → (expiry, the region and its sub-regions). Every feed and
+# search filtered by region needs the scope; the region tree only changes when
+# boundaries are loaded (which clears this process's copy; others expire).
+SCOPE_TTL_S = 60.0
+_scopes: dict[str, tuple[float, list[str]]] = {}
+
+
+async def region_scope(router: ShardRouter, code: str) -> list[str]:
+    """A region and every region under it; empty for an unknown code."""
+    now = time.monotonic()
+    cached = _scopes.get(code)
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    async with router.connection() as conn:
+        scope = await repository.region_scope(conn, code)
+    if scope:
+        # Unknown codes are not cached: any string could fill the dict.
+        _scopes[code] = (now + SCOPE_TTL_S, scope)
+    return scope
 
 
 def validate_coordinates(lat: float, lng: float) -> None:

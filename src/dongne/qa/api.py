@@ -14,6 +14,7 @@ from dongne.api.deps import RouterDep, get_runtime
 from dongne.api.problems import Problem
 from dongne.cache.deps import CacheDep, cached, invalidate
 from dongne.cache.domains import QUESTION_FEED, REGION_STATS, TRENDING, Tags
+from dongne.geo import services as geo_services
 from dongne.qa import repository, services, stats
 from dongne.qa.feeds import FeedQuery, question_feed
 from dongne.qa.schemas import (
@@ -83,8 +84,7 @@ def _views(request: Request) -> ViewCounter:
 async def _scope(db: RouterDep, region: str | None) -> list[str] | None:
     if region is None:
         return None
-    async with db.connection() as conn:
-        scope = await repository.region_scope(conn, region)
+    scope = await geo_services.region_scope(db, region)
     if not scope:
         raise Problem(404, "지역을 찾을 수 없습니다", f"지역 코드 {region}가 없습니다",
                       slug="unknown-region")  # fmt: skip

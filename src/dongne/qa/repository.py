@@ -269,15 +269,6 @@ async def like_count(conn: AsyncConnection[DictRow], table: str, row_id: UUID) -
     return int(row["like_count"]) if row else 0
 
 
-async def region_scope(conn: AsyncConnection[DictRow], region_code: str) -> list[str]:
-    """A region and every region under it (region codes extend their parent's)."""
-    cursor = await conn.execute(
-        "SELECT code FROM regions WHERE code = %(code)s OR code LIKE %(code)s || '-%%'",
-        {"code": region_code},
-    )
-    return [row["code"] for row in await cursor.fetchall()]
-
-
 async def is_active_district(conn: AsyncConnection[DictRow], code: str) -> bool:
     cursor = await conn.execute(
         "SELECT 1 FROM regions WHERE code = %s AND region_type = 'district' AND is_active",

@@ -279,6 +279,12 @@ def _surface_forms(terms: Iterable[str]) -> list[str]:
 
 
 def _pattern(terms: Iterable[str]) -> re.Pattern[str] | None:
+    return _pattern_for(tuple(terms))
+
+
+# A search marks 20 titles and contents with the same terms: build it once.
+@functools.lru_cache(maxsize=256)
+def _pattern_for(terms: tuple[str, ...]) -> re.Pattern[str] | None:
     forms = _surface_forms(terms)
     if not forms:
         return None

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
 from dongne.api.deps import RouterDep, get_runtime
-from dongne.qa import repository as qa_repository
+from dongne.geo import services as geo_services
 from dongne.qa.hashtags import normalize_hashtags
 from dongne.qa.schemas import Category, RegionCode, Status, Urgency
 from dongne.search import services
@@ -95,8 +95,7 @@ class TrendingOut(BaseModel):
 async def _scope(db: RouterDep, region: str | None) -> list[str] | None:
     if region is None:
         return None
-    async with db.connection() as conn:
-        scope = await qa_repository.region_scope(conn, region)
+    scope = await geo_services.region_scope(db, region)
     if not scope:
         raise field_problem("query.region", f"알 수 없는 지역입니다: {region}", "unknown_region")
     return scope
