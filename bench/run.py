@@ -77,6 +77,47 @@ def _create_bench_database(admin_url: str, name: str) -> str:
     return url
 
 
+def bench_database(admin_url: str, scale: str, *, fresh: bool = False) -> str:
+    """The bench's own database for a scale: reused while it carries the bench's
+    mark (``bench_owner``), created anew otherwise or when ``fresh``."""
+    name = f"dongne_bench_{scale}"
+    url = _with_db(admin_url, name)
+    try:
+        existing = _owned(url)
+    except psycopg.OperationalError:
+        existing = None
+    if existing is None or fresh:
+        url = _create_bench_database(admin_url, name)
+    return url
+
+
+def run_load(
+    port: int,
+    scenarios: list[dict[str, Any]],
+    *,
+    concurrency: int,
+    requests: int,
+    seconds: float,
+) -> list[dict[str, Any]]:
+    """The load runner (``bench.load``) in its own process over these scenarios."""
+    spec = {
+        "port": port, "concurrency": concurrency, "max_requests": requests,
+        "max_seconds": seconds, "scenarios": scenarios,
+    }  # fmt: skip
+    with tempfile.TemporaryDirectory() as tmp:
+        spec_path, out_path = Path(tmp) / "spec.json", Path(tmp) / "out.json"
+        spec_path.write_text(json.dumps(spec, ensure_ascii=False), encoding="utf-8")
+        subprocess.run(
+            [sys.executable, "-m", "bench.load", str(spec_path), str(out_path)],
+            cwd=ROOT.parent,
+            env=bench_env(),
+            check=True,
+            timeout=len(scenarios) * (seconds + 30),
+        )
+        load: list[dict[str, Any]] = json.loads(out_path.read_text(encoding="utf-8"))
+    return load
+
+
 def prepare(url: str, redis_url: str, scale: str, *, fresh: bool) -> dict[str, Any]:
     migrate(url)
     with psycopg.connect(url, autocommit=True) as conn:
@@ -578,14 +619,7 @@ def main(
                 )
             url = database_url
         else:
-            name = f"dongne_bench_{scale}"
-            url = _with_db(urls.database_url, name)
-            try:
-                existing = _owned(url)
-            except psycopg.OperationalError:
-                existing = None
-            if existing is None or fresh:
-                url = _create_bench_database(urls.database_url, name)
+            url = bench_database(urls.database_url, scale, fresh=fresh)
         data = prepare(url, redis_url, scale, fresh=fresh)
         with psycopg.connect(url, autocommit=True) as conn:
             region = micro.busiest_region(conn)
@@ -594,30 +628,14 @@ def main(
                 "triggers": micro.triggers(conn),
                 "partitioning": micro.partitioning(conn, region),
             }
-        env = bench_env()
         server, port = start_server(url, redis_url)
         try:
             scenarios, notes = _scenarios(
                 url, f"http://127.0.0.1:{port}", region, accept_n, requests
             )
-            spec = {
-                "port": port,
-                "concurrency": concurrency,
-                "max_requests": requests,
-                "max_seconds": seconds,
-                "scenarios": scenarios,
-            }
-            with tempfile.TemporaryDirectory() as tmp:
-                spec_path, out_path = Path(tmp) / "spec.json", Path(tmp) / "out.json"
-                spec_path.write_text(json.dumps(spec, ensure_ascii=False), encoding="utf-8")
-                subprocess.run(
-                    [sys.executable, "-m", "bench.load", str(spec_path), str(out_path)],
-                    cwd=ROOT.parent,
-                    env=env,
-                    check=True,
-                    timeout=len(scenarios) * (seconds + 30),
-                )
-                load = json.loads(out_path.read_text(encoding="utf-8"))
+            load = run_load(
+                port, scenarios, concurrency=concurrency, requests=requests, seconds=seconds
+            )
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -627,7 +645,11 @@ def main(
         "started": started.isoformat(timespec="seconds"),
         "machine": machine,
         "data": data,
-        "load_spec": {k: spec[k] for k in ("concurrency", "max_requests", "max_seconds")},
+        "load_spec": {
+            "concurrency": concurrency,
+            "max_requests": requests,
+            "max_seconds": seconds,
+        },
         "load": load,
         "sql": sql_results,
         "targets": _targets(load, sql_results),

@@ -17,9 +17,6 @@ import importlib.util
 import json
 import os
 import random
-import subprocess
-import sys
-import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,12 +31,10 @@ from bench.run import (
     RESULTS,
     ROOT,
     UNCACHED_FEED,
-    _create_bench_database,
-    _owned,
-    _with_db,
-    bench_env,
+    bench_database,
     feed_scenarios,
     prepare,
+    run_load,
     start_server,
 )
 from dongne.config import Settings
@@ -106,19 +101,9 @@ def _http(
                 },
             ]
             client.close()
-            spec = {
-                "port": port, "concurrency": concurrency, "max_requests": requests,
-                "max_seconds": seconds, "scenarios": scenarios,
-            }  # fmt: skip
-            with tempfile.TemporaryDirectory() as tmp:
-                spec_path, out_path = Path(tmp) / "spec.json", Path(tmp) / "out.json"
-                spec_path.write_text(json.dumps(spec, ensure_ascii=False), encoding="utf-8")
-                subprocess.run(
-                    [sys.executable, "-m", "bench.load", str(spec_path), str(out_path)],
-                    cwd=ROOT.parent, env=bench_env(), check=True,
-                    timeout=len(scenarios) * (seconds + 30),
-                )  # fmt: skip
-                load = json.loads(out_path.read_text(encoding="utf-8"))
+            load = run_load(
+                port, scenarios, concurrency=concurrency, requests=requests, seconds=seconds
+            )
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -226,14 +211,7 @@ def main(
     bench_home = (home or ROOT / ".home").resolve()
     settings = Settings(home=bench_home, redis_key_prefix="bench", database_url=None)
     with servers(settings) as urls:
-        name = f"dongne_bench_{scale}"
-        url = _with_db(urls.database_url, name)
-        try:
-            existing = _owned(url)
-        except psycopg.OperationalError:
-            existing = None
-        if existing is None:
-            url = _create_bench_database(urls.database_url, name)
+        url = bench_database(urls.database_url, scale)
         prepare(url, urls.redis_url, scale, fresh=False)
         with psycopg.connect(url, autocommit=True) as conn:
             region = micro.busiest_region(conn)
