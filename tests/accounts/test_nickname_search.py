@@ -18,7 +18,7 @@ from dongne.search import services
 from dongne.search.contract import SearchQuery
 from dongne.search.postgres import PostgresSearchBackend
 from dongne.search.sync import CONTINUE_TOPIC, USER_BATCH
-from tests.search.test_sync import _ask
+from tests.search.changes import ask
 from tests.support.accounts import auth, signup
 from tests.support.factories import make_question
 from tests.support.sessions import login_as
@@ -58,7 +58,7 @@ def test_a_new_nickname_is_searchable_once_the_worker_ran(
     api: httpx.Client, db: psycopg.Connection[DictRow], settings: Settings, database_url: str
 ) -> None:
     user_id, token = signup(api, nickname="돌하르방")
-    question = _ask(api, auth(token), 1)
+    question = ask(api, auth(token), 1)
     _run_worker(settings, database_url)
     assert _with_router(settings, database_url, services.check).total == 0
     assert question in _found(settings, database_url, "돌하르방")
@@ -122,7 +122,7 @@ def test_a_verification_change_leaves_no_stale_rows(
     api: httpx.Client, db: psycopg.Connection[DictRow], settings: Settings, database_url: str
 ) -> None:
     user_id, token = signup(api, nickname="성산일출")
-    question = _ask(api, auth(token), 2)
+    question = ask(api, auth(token), 2)
     _, admin = login_as(db, settings, role="admin")
     verify = api.post(f"/api/v1/admin/users/{user_id}/verification", headers=admin,
                       json={"level": 2, "reason": "현장 확인"})  # fmt: skip

@@ -35,8 +35,8 @@ from dongne.search.external import (
     IndexChange,
     SyncReport,
 )
+from tests.search.changes import ask, change_each
 from tests.search.memory_index import FlakyIndex, MemoryCluster
-from tests.search.test_sync import _ask
 from tests.support.servers import free_port
 from tests.support.sessions import login_as
 
@@ -148,7 +148,7 @@ async def _deliver_and_drain(router: ShardRouter, index: ExternalSearchIndex) ->
 def test_changes_made_while_the_worker_is_stopped_converge_with_zero_drift(
     api: httpx.Client, postgres: Db, cluster: MemoryCluster, people: People
 ) -> None:
-    ids = [_ask(api, people.asker_headers, n) for n in range(7)]
+    ids = [ask(api, people.asker_headers, n) for n in range(7)]
     edited, hidden, deleted, liked, answered, unanswered, plain = ids
     asker, neighbour, admin = people.asker_headers, people.neighbour, people.admin
     withdrawn = api.post(f"/api/v1/questions/{unanswered}/answers", headers=neighbour,
@@ -161,19 +161,7 @@ def test_changes_made_while_the_worker_is_stopped_converge_with_zero_drift(
     assert cluster.documents[unanswered]["stats"]["answer_count"] == 1
 
     # The worker is stopped: every kind of change, all at once.
-    patch = api.patch(f"/api/v1/questions/{edited}", headers=asker,
-                      json={"title": "협재 카약 체험 예약은 어디서 하나요"})  # fmt: skip
-    assert patch.status_code == 200, patch.text
-    hide = api.post(f"/api/v1/admin/questions/{hidden}/hide", headers=admin,
-                    json={"reason": "중복 질문"})  # fmt: skip
-    assert hide.status_code == 200, hide.text
-    assert api.delete(f"/api/v1/questions/{deleted}", headers=asker).status_code == 204
-    assert api.put(f"/api/v1/questions/{liked}/like", headers=neighbour).status_code == 200
-    answer = api.post(f"/api/v1/questions/{answered}/answers", headers=neighbour,
-                      json={"content": "협재 해변 앞 가게에서 만 원에 빌려줘요."})  # fmt: skip
-    assert answer.status_code == 201, answer.text
-    accept = api.post(f"/api/v1/answers/{answer.json()['id']}/accept", headers=asker)
-    assert accept.status_code == 200, accept.text
+    change_each(api, (edited, hidden, deleted, liked, answered), asker, neighbour, admin)
     # The author's new nickname reaches every question.
     me = api.patch("/api/v1/me", headers=asker, json={"nickname": "협재지킴이"})
     assert me.status_code == 200, me.text
@@ -228,7 +216,7 @@ FROM search_external_sync WHERE question_id = ANY(%s)
 def test_a_failing_index_loses_nothing(
     api: httpx.Client, postgres: Db, cluster: MemoryCluster, people: People
 ) -> None:
-    fresh = [_ask(api, people.asker_headers, n) for n in range(10, 13)]
+    fresh = [ask(api, people.asker_headers, n) for n in range(10, 13)]
     postgres.run(_deliver)
     assert postgres.pending() == 3
     flaky = FlakyIndex(cluster, failing_requests=2, failing_items=1)
@@ -274,7 +262,7 @@ class _ChangingIndex:
 def test_a_change_during_a_write_is_sent_too(
     api: httpx.Client, postgres: Db, cluster: MemoryCluster, people: People
 ) -> None:
-    question = _ask(api, people.asker_headers, 20)
+    question = ask(api, people.asker_headers, 20)
     title = "금능 해변 패들보드 대여 문의"
     postgres.run(_deliver)
 
@@ -376,7 +364,7 @@ def test_a_running_syncer_is_woken_by_the_worker(
         stop = asyncio.Event()
         running = asyncio.create_task(syncer.run(stop))
         try:
-            question = await asyncio.to_thread(_ask, api, people.asker_headers, 50)
+            question = await asyncio.to_thread(ask, api, people.asker_headers, 50)
             await worker.run_once()
             for _ in range(500):  # up to ten seconds
                 if question in cluster.documents:
@@ -402,7 +390,7 @@ def test_dongne_worker_queues_and_sends_when_elasticsearch_is_configured(
 ) -> None:
     """The real command's wiring: handlers queue, a syncer tries, a refused
     connection leaves the change queued with its error."""
-    question = _ask(api, people.asker_headers, 40)
+    question = ask(api, people.asker_headers, 40)
     env = {k: v for k, v in os.environ.items() if not k.startswith("DONGNE_")}
     env.update(
         DONGNE_HOME=str(tmp_path),

@@ -19,6 +19,7 @@ from dongne.search import services
 from dongne.search.contract import SearchQuery
 from dongne.search.postgres import PostgresSearchBackend
 from dongne.search.repository import Drift
+from tests.search.changes import ask, change_each
 from tests.support.sessions import login_as
 
 T = TypeVar("T")
@@ -52,45 +53,20 @@ def _found(settings: Settings, url: str, text: str) -> set[UUID]:
     return _with_router(settings, url, search)
 
 
-def _ask(api: httpx.Client, headers: dict[str, str], n: int) -> str:
-    response = api.post(
-        "/api/v1/questions",
-        headers=headers,
-        json={"title": f"협재 해변 근처 스노클링 장비 대여 {n}",
-              "content": "협재에서 스노클링 장비를 빌릴 수 있는 가게가 있을까요? 가격도 궁금해요.",
-              "hashtags": ["스노클링"], "region_code": "KR-49-01-01", "category": "travel"},
-    )  # fmt: skip
-    assert response.status_code == 201, response.text
-    question_id: str = response.json()["id"]
-    return question_id
-
-
 def test_edits_hides_and_deletes_while_the_worker_is_stopped_converge(
     api: httpx.Client, db: psycopg.Connection[DictRow], settings: Settings, database_url: str
 ) -> None:
     _, asker = login_as(db, settings)
     _, neighbour = login_as(db, settings, verification_level=1)
     _, admin = login_as(db, settings, role="admin")
-    ids = [_ask(api, asker, n) for n in range(5)]
+    ids = [ask(api, asker, n) for n in range(5)]
     assert _run_worker(settings, database_url) >= 5
     assert _drift(settings, database_url).total == 0
     assert {str(i) for i in _found(settings, database_url, "스노클링")} == set(ids)
 
     # The worker is stopped: edit, hide, delete, like, answer and accept.
     edited, hidden, deleted, liked, answered = ids
-    patch = api.patch(f"/api/v1/questions/{edited}", headers=asker,
-                      json={"title": "협재 카약 체험 예약은 어디서 하나요"})  # fmt: skip
-    assert patch.status_code == 200, patch.text
-    hide = api.post(f"/api/v1/admin/questions/{hidden}/hide", headers=admin,
-                    json={"reason": "중복 질문"})  # fmt: skip
-    assert hide.status_code == 200, hide.text
-    assert api.delete(f"/api/v1/questions/{deleted}", headers=asker).status_code == 204
-    assert api.put(f"/api/v1/questions/{liked}/like", headers=neighbour).status_code == 200
-    answer = api.post(f"/api/v1/questions/{answered}/answers", headers=neighbour,
-                      json={"content": "협재 해변 앞 가게에서 만 원에 빌려줘요."})  # fmt: skip
-    assert answer.status_code == 201, answer.text
-    accept = api.post(f"/api/v1/answers/{answer.json()['id']}/accept", headers=asker)
-    assert accept.status_code == 200, accept.text
+    change_each(api, (edited, hidden, deleted, liked, answered), asker, neighbour, admin)
 
     before = _drift(settings, database_url)
     # The edit changed the text; the accepted answer the status and has_answers.
