@@ -56,6 +56,15 @@ def _is_query_term(term: str, *, compound: bool = False) -> bool:
     return len(units) == 1 and units[0].text == term and (compound or len(units[0].parts) == 1)
 
 
+def _sample_percent(conn: psycopg.Connection[Any], table: str, rows: int) -> float:
+    """The sample percentage that yields about ``rows`` rows of a table of any size
+    (a fixed 1 % of a 1 000-row table may sample no row at all)."""
+    count = conn.execute(
+        psycopg.sql.SQL("SELECT count(*) FROM {}").format(psycopg.sql.Identifier(table))
+    ).fetchone()
+    return min(100.0, 100.0 * rows / max(int(count[0]) if count else 1, 1))
+
+
 def pick_terms(conn: psycopg.Connection[Any], rng: random.Random) -> dict[str, Any]:
     rows = conn.execute("SELECT term, df FROM bench_search_terms ORDER BY df DESC").fetchall()
     frequent = next((t, df) for t, df in rows if _is_query_term(t))
@@ -64,7 +73,9 @@ def pick_terms(conn: psycopg.Connection[Any], rng: random.Random) -> dict[str, A
     titles = [
         r[0]
         for r in conn.execute(
-            "SELECT title FROM question_search TABLESAMPLE SYSTEM (1) LIMIT 4000"
+            "SELECT title FROM question_search TABLESAMPLE BERNOULLI (%s) REPEATABLE (5)"
+            " LIMIT 4000",
+            (_sample_percent(conn, "question_search", 8000),),
         ).fetchall()
     ]
     return {"frequent": frequent, "rare": rare[:200], "titles": titles}
@@ -79,8 +90,9 @@ def _filters(conn: psycopg.Connection[Any], rng: random.Random) -> list[dict[str
         ).fetchall()
     ]
     points = conn.execute(
-        "SELECT location[0], location[1] FROM questions TABLESAMPLE SYSTEM (1)"
-        " WHERE location IS NOT NULL LIMIT 50"
+        "SELECT location[0], location[1] FROM questions TABLESAMPLE BERNOULLI (%s)"
+        " REPEATABLE (5) WHERE location IS NOT NULL LIMIT 50",
+        (_sample_percent(conn, "questions", 500),),
     ).fetchall()
     month_ago = (datetime.now(UTC) - timedelta(days=30)).isoformat(timespec="seconds")
     year_ago = (datetime.now(UTC) - timedelta(days=365)).isoformat(timespec="seconds")
