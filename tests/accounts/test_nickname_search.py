@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
 from uuid import UUID
 
 import httpx
@@ -12,46 +9,19 @@ import psycopg
 from psycopg.rows import DictRow
 
 from dongne.config import Settings
-from dongne.db.router import ShardRouter
-from dongne.outbox.worker import OutboxWorker
 from dongne.search import services
 from dongne.search.contract import SearchQuery
 from dongne.search.postgres import PostgresSearchBackend
 from dongne.search.sync import CONTINUE_TOPIC, USER_BATCH
-from tests.search.changes import ask
+from tests.search.changes import ask, drift, found
 from tests.support.accounts import auth, signup
 from tests.support.factories import make_question
+from tests.support.routers import run_worker, with_router
 from tests.support.sessions import login_as
-
-T = TypeVar("T")
-
-
-def _with_router(settings: Settings, url: str, work: Callable[[ShardRouter], Awaitable[T]]) -> T:
-    async def run() -> T:
-        router = ShardRouter.from_settings(settings, url)
-        await router.open()
-        try:
-            return await work(router)
-        finally:
-            await router.close()
-
-    return asyncio.run(run())
-
-
-def _run_worker(settings: Settings, url: str) -> int:
-    return _with_router(settings, url, lambda r: OutboxWorker(r).run_once())
-
-
-def _found(settings: Settings, url: str, text: str) -> set[str]:
-    async def search(router: ShardRouter) -> set[str]:
-        result = await PostgresSearchBackend(router).search(SearchQuery(text=text, limit=50))
-        return {str(hit.id) for hit in result.hits}
-
-    return _with_router(settings, url, search)
 
 
 def _stale(settings: Settings, url: str) -> list[UUID]:
-    return _with_router(settings, url, services.check).stale
+    return drift(settings, url).stale
 
 
 def test_a_new_nickname_is_searchable_once_the_worker_ran(
@@ -59,9 +29,9 @@ def test_a_new_nickname_is_searchable_once_the_worker_ran(
 ) -> None:
     user_id, token = signup(api, nickname="돌하르방")
     question = ask(api, auth(token), 1)
-    _run_worker(settings, database_url)
-    assert _with_router(settings, database_url, services.check).total == 0
-    assert question in _found(settings, database_url, "돌하르방")
+    run_worker(settings, database_url)
+    assert drift(settings, database_url).total == 0
+    assert question in found(settings, database_url, "돌하르방")
 
     patched = api.patch("/api/v1/me", headers=auth(token), json={"nickname": "한라산지기"})
     assert patched.status_code == 200, patched.text
@@ -73,11 +43,11 @@ def test_a_new_nickname_is_searchable_once_the_worker_ran(
     assert [e["payload"] for e in events] == [{"user_id": str(user_id), "fields": ["nickname"]}]
     assert _stale(settings, database_url) == [UUID(question)]
 
-    _run_worker(settings, database_url)
-    drift = _with_router(settings, database_url, services.check)
-    assert drift.total == 0 and drift.stale == []
-    assert question in _found(settings, database_url, "한라산지기")
-    assert question not in _found(settings, database_url, "돌하르방")
+    run_worker(settings, database_url)
+    report = drift(settings, database_url)
+    assert report.total == 0 and report.stale == []
+    assert question in found(settings, database_url, "한라산지기")
+    assert question not in found(settings, database_url, "돌하르방")
 
     # Saving the same nickname again is not a change: no event.
     same = api.patch("/api/v1/me", headers=auth(token), json={"nickname": "한라산지기"})
@@ -97,13 +67,13 @@ def test_a_prolific_author_is_resynced_in_bounded_batches(
     for _ in range(total):
         make_question(db, user_id)
     hidden = make_question(db, user_id, status="hidden")
-    _with_router(settings, database_url, services.reindex)
-    assert _with_router(settings, database_url, services.check).total == 0
+    with_router(settings, database_url, services.reindex)
+    assert drift(settings, database_url).total == 0
 
     patched = api.patch("/api/v1/me", headers=auth(token), json={"nickname": "감귤명인"})
     assert patched.status_code == 200, patched.text
     assert len(_stale(settings, database_url)) == total
-    _run_worker(settings, database_url)
+    run_worker(settings, database_url)
 
     # One event per batch of USER_BATCH: user.updated, then two follow-ups.
     follow_ups = db.execute(
@@ -112,10 +82,10 @@ def test_a_prolific_author_is_resynced_in_bounded_batches(
     ).fetchall()
     assert len(follow_ups) == 2
     assert all(e["payload"]["user_id"] == str(user_id) for e in follow_ups)
-    drift = _with_router(settings, database_url, services.check)
-    assert drift.total == 0 and drift.stale == []
-    assert str(hidden) not in _found(settings, database_url, "감귤명인")
-    assert len(_found(settings, database_url, "감귤명인")) == 50  # the page limit
+    report = drift(settings, database_url)
+    assert report.total == 0 and report.stale == []
+    assert str(hidden) not in found(settings, database_url, "감귤명인")
+    assert len(found(settings, database_url, "감귤명인")) == 50  # the page limit
 
 
 def test_a_verification_change_leaves_no_stale_rows(
@@ -127,10 +97,10 @@ def test_a_verification_change_leaves_no_stale_rows(
     verify = api.post(f"/api/v1/admin/users/{user_id}/verification", headers=admin,
                       json={"level": 2, "reason": "현장 확인"})  # fmt: skip
     assert verify.status_code == 200, verify.text
-    _run_worker(settings, database_url)
-    drift = _with_router(settings, database_url, services.check)
-    assert drift.total == 0 and drift.stale == []
-    local = _with_router(
+    run_worker(settings, database_url)
+    report = drift(settings, database_url)
+    assert report.total == 0 and report.stale == []
+    local = with_router(
         settings, database_url,
         lambda r: PostgresSearchBackend(r).search(SearchQuery(text="성산일출", local_only=True)),
     )  # fmt: skip

@@ -6,6 +6,14 @@ from __future__ import annotations
 
 import httpx
 
+from dongne.config import Settings
+from dongne.db.router import ShardRouter
+from dongne.search import services
+from dongne.search.contract import SearchQuery
+from dongne.search.postgres import PostgresSearchBackend
+from dongne.search.repository import Drift
+from tests.support.routers import with_router
+
 
 def ask(api: httpx.Client, headers: dict[str, str], n: int) -> str:
     response = api.post(
@@ -42,3 +50,17 @@ def change_each(
     assert answer.status_code == 201, answer.text
     accept = api.post(f"/api/v1/answers/{answer.json()['id']}/accept", headers=asker)
     assert accept.status_code == 200, accept.text
+
+
+def found(settings: Settings, url: str, text: str) -> set[str]:
+    """Ids of the questions a PostgreSQL search for ``text`` finds (up to 50)."""
+
+    async def search(router: ShardRouter) -> set[str]:
+        result = await PostgresSearchBackend(router).search(SearchQuery(text=text, limit=50))
+        return {str(hit.id) for hit in result.hits}
+
+    return with_router(settings, url, search)
+
+
+def drift(settings: Settings, url: str) -> Drift:
+    return with_router(settings, url, services.check)
