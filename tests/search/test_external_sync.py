@@ -37,6 +37,7 @@ from dongne.search.external import (
 )
 from tests.search.changes import ask, change_each
 from tests.search.memory_index import FlakyIndex, MemoryCluster
+from tests.support.routers import with_router
 from tests.support.servers import free_port
 from tests.support.sessions import login_as
 
@@ -60,15 +61,7 @@ class Db:
     url: str
 
     def run(self, work: Callable[[ShardRouter], Awaitable[T]]) -> T:
-        async def run() -> T:
-            router = ShardRouter.from_settings(self.settings, self.url)
-            await router.open()
-            try:
-                return await work(router)
-            finally:
-                await router.close()
-
-        return asyncio.run(run())
+        return with_router(self.settings, self.url, work)
 
     def truth(self) -> dict[str, dict[str, Any]]:
         return self.run(_truth)
