@@ -18,6 +18,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -33,6 +35,7 @@ from dongne.api.cursors import encode_cursor
 from dongne.config import Settings
 from dongne.db.migrate import ensure_partitions, migrate
 from dongne.db.router import ShardRouter
+from dongne.embedded.stack import ServerUrls
 from dongne.geo.services import load_regions
 from dongne.runtime import servers
 
@@ -75,6 +78,16 @@ def _create_bench_database(admin_url: str, name: str) -> str:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("CREATE TABLE bench_owner (scale text NOT NULL, generated boolean NOT NULL)")
     return url
+
+
+@contextmanager
+def bench_servers(home: Path | None) -> Iterator[ServerUrls]:
+    """The bench's own embedded PostgreSQL and Redis (``bench/.home`` by default)."""
+    settings = Settings(
+        home=(home or ROOT / ".home").resolve(), redis_key_prefix="bench", database_url=None
+    )
+    with servers(settings) as urls:
+        yield urls
 
 
 def bench_database(admin_url: str, scale: str, *, fresh: bool = False) -> str:
@@ -606,9 +619,7 @@ def main(
         raise ValueError(f"unknown scale {scale!r}: one of {', '.join(SCALES)}")
     started = datetime.now(UTC)
     t_start = time.perf_counter()
-    bench_home = (home or ROOT / ".home").resolve()
-    settings = Settings(home=bench_home, redis_key_prefix="bench", database_url=None)
-    with servers(settings) as urls:
+    with bench_servers(home) as urls:
         redis_url = urls.redis_url
         if database_url:
             if _owned(database_url) is None and not allow_foreign_database:

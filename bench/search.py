@@ -32,9 +32,15 @@ from urllib.parse import urlencode
 import httpx
 import psycopg
 
-from bench.run import RESULTS, ROOT, _machine, bench_database, prepare, run_load, start_server
-from dongne.config import Settings
-from dongne.runtime import servers
+from bench.run import (
+    RESULTS,
+    _machine,
+    bench_database,
+    bench_servers,
+    prepare,
+    run_load,
+    start_server,
+)
 from dongne.search.analysis import query_units
 
 CONCURRENCY = 10
@@ -263,9 +269,7 @@ def main(
     results_dir: Path = RESULTS,
 ) -> Path:
     started = datetime.now(UTC)
-    bench_home = (home or ROOT / ".home").resolve()
-    settings = Settings(home=bench_home, redis_key_prefix="bench", database_url=None)
-    with servers(settings) as urls:
+    with bench_servers(home) as urls:
         url = bench_database(urls.database_url, scale)
         data = prepare(url, urls.redis_url, scale, fresh=False)
         with psycopg.connect(url, autocommit=True) as conn:

@@ -29,17 +29,15 @@ from bench import micro
 from bench.run import (
     CACHED_FEED,
     RESULTS,
-    ROOT,
     UNCACHED_FEED,
     bench_database,
+    bench_servers,
     feed_scenarios,
     prepare,
     run_load,
     start_server,
 )
-from dongne.config import Settings
 from dongne.qa.repository import _QUESTION_COLUMNS
-from dongne.runtime import servers
 
 # (label, stack, psycopg prepare_threshold or None for the setting's default, cache on)
 VARIANTS: list[tuple[str, str, str | None, bool]] = [
@@ -208,9 +206,7 @@ def main(
     results_dir: Path = RESULTS,
 ) -> Path:
     started = datetime.now(UTC)
-    bench_home = (home or ROOT / ".home").resolve()
-    settings = Settings(home=bench_home, redis_key_prefix="bench", database_url=None)
-    with servers(settings) as urls:
+    with bench_servers(home) as urls:
         url = bench_database(urls.database_url, scale)
         prepare(url, urls.redis_url, scale, fresh=False)
         with psycopg.connect(url, autocommit=True) as conn:
