@@ -79,17 +79,21 @@ def _region_short_forms() -> dict[str, str]:
 
 
 @functools.cache
-def _synonyms() -> dict[str, tuple[tuple[str, ...], ...]]:
-    """Token → the analysed forms of its group's members (each a token sequence)."""
+def _group_forms() -> tuple[tuple[str, tuple[tuple[str, ...], ...]], ...]:
+    """Each synonym group's own lexeme and the analysed forms of its members
+    (each a token sequence: 맛있는집 is 맛있다, 집)."""
     analyzer = get_analyzer()
-    table: dict[str, tuple[tuple[str, ...], ...]] = {}
+    groups = []
     for group in SYNONYM_GROUPS:
         forms = tuple(dict.fromkeys(tuple(analyzer.tokens(word)) for word in group))
-        forms = tuple(form for form in forms if form)
-        for form in forms:
-            if len(form) == 1:
-                table[form[0]] = forms
-    return table
+        groups.append((SYNONYM_PREFIX + group[0], tuple(form for form in forms if form)))
+    return tuple(groups)
+
+
+@functools.cache
+def _synonyms() -> dict[str, tuple[tuple[str, ...], ...]]:
+    """Token → the analysed forms of its group's members (each a token sequence)."""
+    return {form[0]: forms for _, forms in _group_forms() for form in forms if len(form) == 1}
 
 
 @dataclass(frozen=True)
@@ -188,14 +192,7 @@ def _synonym_lexemes() -> dict[tuple[str, ...], str]:
     most frequent ones. Changing a group therefore needs ``dongne search
     reindex`` on PostgreSQL (Elasticsearch applies synonyms at query time).
     """
-    analyzer = get_analyzer()
-    table: dict[tuple[str, ...], str] = {}
-    for group in SYNONYM_GROUPS:
-        for word in group:
-            form = tuple(analyzer.tokens(word))
-            if form:
-                table[form] = SYNONYM_PREFIX + group[0]
-    return table
+    return {form: group for group, forms in _group_forms() for form in forms}
 
 
 def synonym_lexeme(token: str) -> str | None:
