@@ -190,6 +190,11 @@ def grid_cells(near: GeoFilter) -> list[str]:
     return cells
 
 
+def _hashtags(query: SearchQuery) -> list[str]:
+    # PostgreSQL text cannot hold NUL; no real hashtag contains one.
+    return [tag.replace("\x00", "") for tag in query.hashtags]
+
+
 def filter_tsquery(query: SearchQuery) -> str | None:
     """The filters as lexemes of the document (migration 0014), ANDed, or None."""
     parts = []
@@ -198,7 +203,7 @@ def filter_tsquery(query: SearchQuery) -> str | None:
     if query.category is not None:
         parts.append(lexeme(f"@c:{query.category}"))
     if query.hashtags:
-        parts.append(_one_of("@h:", (tag.replace("\x00", "") for tag in query.hashtags)))
+        parts.append(_one_of("@h:", _hashtags(query)))
     if query.urgency is not None:
         parts.append(lexeme(f"@u:{query.urgency}"))
     if query.has_answers is not None:
@@ -228,9 +233,7 @@ def _filters(query: SearchQuery) -> tuple[list[str], dict[str, Any]]:
     if query.category is not None:
         add("s.category = %(category)s", category=query.category)
     if query.hashtags:
-        # PostgreSQL text cannot hold NUL; no real hashtag contains one.
-        tags = [tag.replace("\x00", "") for tag in query.hashtags]
-        add("s.hashtags && %(hashtags)s::text[]", hashtags=tags)
+        add("s.hashtags && %(hashtags)s::text[]", hashtags=_hashtags(query))
     if query.urgency is not None:
         add("s.urgency = %(urgency)s::question_urgency", urgency=query.urgency)
     if query.has_answers is not None:
