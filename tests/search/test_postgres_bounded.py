@@ -67,6 +67,13 @@ def test_search_partitions_follow_question_partitions(db: psycopg.Connection[Dic
     ).fetchall()
     assert rows == questions
     assert any(r["relname"] == "question_search_y2031m02" for r in rows)
+    # Old and new partitions keep the short lexeme statistics (migration 0016).
+    targets = db.execute(
+        "SELECT DISTINCT a.attstattarget FROM pg_inherits i"
+        " JOIN pg_attribute a ON a.attrelid = i.inhrelid AND a.attname = 'document'"
+        " WHERE i.inhparent = 'question_search'::regclass"
+    ).fetchall()
+    assert [t["attstattarget"] for t in targets] == [10]
 
 
 async def test_a_search_reads_the_newest_matches_up_to_the_limit(
@@ -185,3 +192,26 @@ def test_grid_cells_cover_every_point_of_the_radius(
     assert len(inside) > 50
     for row in inside:
         assert cells & set(row["cells"]), row
+
+
+@pytest.mark.parametrize("radius_km", [0.3, 5.0, 100.0])
+def test_the_radius_check_agrees_with_earth_distance(
+    db: psycopg.Connection[DictRow], radius_km: float
+) -> None:
+    """The haversine re-check keeps exactly the points earth_distance() keeps,
+    on rings just inside and just outside the radius."""
+    centre = GeoFilter(lat=33.45, lng=126.56, radius_km=radius_km)
+    where, params = postgres._filters(SearchQuery(text="귤", near=centre))
+    check = where[-1]
+    rows = db.execute(
+        f"SELECT {check} AS kept, earth_distance(ll_to_earth(%(lat)s, %(lng)s),"  # noqa: S608
+        " ll_to_earth(s.location[1], s.location[0])) <= %(radius_m)s AS within"
+        " FROM (SELECT point(%(lng)s + r * cos(a) / cos(radians(%(lat)s)),"
+        "                    %(lat)s + r * sin(a)) AS location"
+        "       FROM unnest(ARRAY[0.5, 0.99, 0.999, 1.001, 1.01, 1.5]) AS f(share),"
+        "            LATERAL (SELECT share * %(km)s / 111.2 AS r) d,"
+        "            generate_series(0, 355, 5) AS deg, LATERAL (SELECT radians(deg) AS a) b) s",
+        {**params, "km": radius_km, "radius_m": radius_km * 1000},
+    ).fetchall()
+    assert {row["within"] for row in rows} == {True, False}
+    assert all(row["kept"] == row["within"] for row in rows)

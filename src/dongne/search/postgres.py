@@ -13,11 +13,12 @@ reads every lexeme that starts with the word — for a common word, many
 times the cost of the word itself.
 
 The cost of a search is bounded, whatever the term. A search reads the
-newest matches, filtered, up to ``CANDIDATE_LIMIT`` (1,000), and everything
+newest matches, filtered, up to ``CANDIDATE_LIMIT`` (200), and everything
 — ranking, facets, the other sorts, ``total`` — works on those candidates. To
 find the newest matches without reading all of them, the id range (ids are
-UUIDv7, so time-ordered) is cut into windows read newest first — the last 14
-days, the 106 before, the rest — as one ``UNION ALL`` under a ``LIMIT``:
+UUIDv7, so time-ordered) is cut into windows read newest first — the last 7
+days, the 24 before, then 92, 243, and the rest — as one ``UNION ALL`` under a
+``LIMIT``:
 PostgreSQL runs the windows in order and stops as soon as the limit is met.
 A term in half the corpus is found in the first window by walking the
 primary key; a rare one by the GIN index in each window. Every filter is a
@@ -117,14 +118,10 @@ _FACETS = """
                            WHEN 'regions' THEN %(f_regions)s ELSE %(f_hashtags)s END
 """
 
-_PAGE_ROWS = """
-    SELECT q.id, q.title, q.content, q.hashtags, q.region_code, q.category,
-           q.urgency::text AS urgency, q.status::text AS status, q.answer_count, q.view_count,
-           q.like_count, q.created_at, u.nickname AS author_nickname,
-           u.is_local_verified AS author_verified
-    FROM questions q JOIN users u ON u.id = q.user_id
-    WHERE q.id = ANY(%(ids)s::uuid[]) AND q.deleted_at IS NULL AND q.status <> 'hidden'
-"""
+# A function with a generic plan cached per connection (migration 0016): the
+# ids are known only at run time, so planning per search weighed every index of
+# each month partition the page touched.
+_PAGE_ROWS = "SELECT * FROM search_page_rows(%(ids)s::uuid[])"
 
 
 def id_floor(moment: datetime) -> UUID:
@@ -166,6 +163,9 @@ def _region_cover(codes: Sequence[str]) -> list[str]:
 GRID_SIZES = (0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64)
 MAX_CELLS = 4
 _KM_PER_DEGREE = 111.32
+# The sphere of PostgreSQL's earthdistance (earth()), so a radius here means
+# what it means to earth_distance() elsewhere.
+EARTH_RADIUS_M = 6378168.0
 
 
 def _degrees(near: GeoFilter) -> tuple[float, float]:
@@ -252,12 +252,16 @@ def _filters(query: SearchQuery) -> tuple[list[str], dict[str, Any]]:
     if query.near is not None:
         near = query.near
         dlat, dlng = _degrees(near)
-        # The box first (two comparisons), the distance only inside it.
+        # The box first (two comparisons), the great-circle distance only inside
+        # it, as haversine in plain operators: earthdistance's functions are SQL
+        # functions, inlined again for every search (~1.5 ms of planning).
         add(
             "s.location <@ box(point(%(lng_lo)s, %(lat_lo)s), point(%(lng_hi)s, %(lat_hi)s))"
-            " AND earth_distance(ll_to_earth(%(lat)s, %(lng)s),"
-            " ll_to_earth(s.location[1], s.location[0])) <= %(radius_m)s",
-            lat=near.lat, lng=near.lng, radius_m=near.radius_km * 1000,
+            " AND sin(radians(s.location[1] - %(lat)s) / 2) ^ 2 + %(cos_lat)s"
+            " * cos(radians(s.location[1])) * sin(radians(s.location[0] - %(lng)s) / 2) ^ 2"
+            " <= %(haversine)s",
+            lat=near.lat, lng=near.lng, cos_lat=math.cos(math.radians(near.lat)),
+            haversine=math.sin(near.radius_km * 1000 / (2 * EARTH_RADIUS_M)) ** 2,
             lat_lo=near.lat - dlat, lat_hi=near.lat + dlat,
             lng_lo=near.lng - dlng, lng_hi=near.lng + dlng,
         )  # fmt: skip
@@ -271,12 +275,6 @@ def _window_bounds(now: datetime, ascending: bool) -> list[tuple[UUID | None, UU
     ranges += [(low, high) for low, high in zip(edges[1:], edges, strict=False)]
     ranges.append((None, edges[-1]))
     return ranges[::-1] if ascending else ranges
-
-
-_CANDIDATE_COLUMNS = (
-    "SELECT s.question_id, s.document, s.title, s.category, s.region_code, s.hashtags,"
-    " s.urgency FROM question_search s"
-)
 
 
 _CANDIDATE_SELECT = (
@@ -496,13 +494,11 @@ async def _common(conn: Any, tsquery: str | None) -> bool:
     if tsquery is None:
         return False
     cursor = await conn.execute(
-        "SELECT count(*) AS n FROM (SELECT 1 FROM question_search s"
-        " WHERE s.document @@ %(words)s::tsquery LIMIT %(relax)s) m",
+        "SELECT search_words_common(%(words)s::tsquery, %(relax)s) AS common",
         {"words": tsquery, "relax": RELAX_BELOW},
-        prepare=False,
     )
     row = await cursor.fetchone()
-    return bool(row["n"] >= RELAX_BELOW)
+    return bool(row["common"])
 
 
 def _facets(rows: list[Any]) -> dict[str, list[FacetBucket]]:
