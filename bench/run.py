@@ -242,6 +242,7 @@ def start_server(
     prepare_threshold: str | None = None,
     *,
     cache: bool = True,
+    warm_up: bool = True,
 ) -> tuple[subprocess.Popen[bytes], int]:
     """The API server in its own process (``bench.server``), ready; the caller stops it."""
     port = _free_port()
@@ -250,7 +251,11 @@ def start_server(
         args.append(stack or "uvicorn-uvloop-httptools")
     if prepare_threshold:
         args.append(prepare_threshold)
-    env = {**bench_env(), "BENCH_CACHE": "on" if cache else "off"}
+    env = {
+        **bench_env(),
+        "BENCH_CACHE": "on" if cache else "off",
+        "BENCH_WARM_UP": "on" if warm_up else "off",
+    }
     server = subprocess.Popen(args, cwd=ROOT.parent, env=env)
     try:
         _wait_ready(port, server)

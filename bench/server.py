@@ -1,6 +1,8 @@
 """The API under test, in its own process: dongne's app plus a bare hello-world
 route (the baseline H) served by the same server, with the two-tier cache on
-(``BENCH_CACHE=off`` turns it off: the stacks comparison's cache-less row).
+(``BENCH_CACHE=off`` turns it off: the stacks comparison's cache-less row;
+``BENCH_WARM_UP=off`` skips the cache warm-up, whose region statistics read
+every question of a 1 M database for seconds while a search bench measures).
 
     python -m bench.server DATABASE_URL REDIS_URL PORT [STACK] [PREPARE_THRESHOLD]
 
@@ -40,6 +42,7 @@ def app_factory() -> FastAPI:
         redis_url=redis_url,
         redis_key_prefix="bench",
         cache_enabled=os.environ.get("BENCH_CACHE", "on") != "off",
+        cache_warm_up=os.environ.get("BENCH_WARM_UP", "on") != "off",
         **extra,  # type: ignore[arg-type]
     )
     app = create_app(Runtime.build(settings, ServerUrls(database_url, redis_url)))
