@@ -215,3 +215,25 @@ def test_the_radius_check_agrees_with_earth_distance(
     ).fetchall()
     assert {row["within"] for row in rows} == {True, False}
     assert all(row["kept"] == row["within"] for row in rows)
+
+
+async def test_a_search_takes_its_partition_locks_on_the_fast_path(
+    router: ShardRouter, db: psycopg.Connection[DictRow]
+) -> None:
+    """A search locks every month partition it plans, with its indexes (~400
+    at 28 months); the embedded server's max_locks_per_transaction gives each
+    backend enough fast-path slots that they stay off the shared lock table,
+    which concurrent searches would contend on."""
+    db.execute("SELECT ensure_question_partitions('2030-01-01', '2032-12-01')")
+    backend = PostgresSearchBackend(router)
+    async with router.connection() as conn, conn.transaction():
+        await backend.search_on(conn, SearchQuery(text="귤따기", category="food"))
+        cursor = await conn.execute(
+            "SELECT count(*) FILTER (WHERE fastpath) AS fast,"
+            " count(*) FILTER (WHERE NOT fastpath AND locktype = 'relation') AS shared"
+            " FROM pg_locks WHERE pid = pg_backend_pid()"
+        )
+        row = await cursor.fetchone()
+    assert row is not None
+    assert row["fast"] > 100
+    assert row["shared"] < 32

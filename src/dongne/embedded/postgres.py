@@ -42,6 +42,7 @@ listen_addresses = ''
 unix_socket_directories = '{sockets}'
 port = {port}
 max_connections = 200
+max_locks_per_transaction = 512
 shared_buffers = {shared_buffers_mb}MB
 effective_cache_size = {effective_cache_mb}MB
 work_mem = 16MB

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request
+import pydantic_core
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel
 
 from dongne.api.deps import RouterDep, get_runtime
@@ -21,7 +22,9 @@ from dongne.search.contract import (
     MAX_LIMIT,
     MAX_RADIUS_KM,
     GeoFilter,
+    SearchHit,
     SearchQuery,
+    SearchResult,
     SearchSort,
     field_problem,
 )
@@ -123,7 +126,7 @@ async def search(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 20,
     facets: Annotated[bool, Query()] = True,
     highlight: Annotated[bool, Query()] = True,
-) -> SearchOut:
+) -> Response:
     """Korean full-text search over visible questions (open, answered and closed by default)."""
     if not normalize_query(q):
         raise field_problem("query.q", "검색어를 입력해 주세요", "blank")
@@ -148,18 +151,38 @@ async def search(
     runtime = get_runtime(request)
     backend = services.backend_for(runtime.settings, db)
     result = await backend.search(query)
-    return SearchOut(
-        items=[_hit_out(asdict(hit)) for hit in result.hits],
-        total=result.total, total_exact=result.total_exact, took_ms=result.took_ms,
-        next_cursor=result.next_cursor, relaxed=result.relaxed,
-        facets={k: [FacetOut(key=b.key, count=b.count) for b in v]
-                for k, v in result.facets.items()},
-    )  # fmt: skip
+    return Response(pydantic_core.to_json(_payload(result)), media_type="application/json")
 
 
-def _hit_out(data: dict[str, Any]) -> SearchHitOut:
-    data["highlight"] = Highlight(**data["highlight"])
-    return SearchHitOut(**data)
+_HIT_FIELDS = tuple(f.name for f in fields(SearchHit))
+
+
+def _payload(result: SearchResult) -> dict[str, Any]:
+    """The ``SearchOut`` document, serialised straight from the result. Building
+    the models and letting FastAPI validate them again cost 1.5 ms of a search's
+    CPU for a page of 20 (``SearchOut`` still documents the shape, and a test
+    holds the two equal)."""
+    return {
+        "items": [_hit_payload(hit) for hit in result.hits],
+        "total": result.total,
+        "total_exact": result.total_exact,
+        "took_ms": result.took_ms,
+        "next_cursor": result.next_cursor,
+        "relaxed": result.relaxed,
+        "facets": {
+            name: [{"key": bucket.key, "count": bucket.count} for bucket in buckets]
+            for name, buckets in result.facets.items()
+        },
+    }
+
+
+def _hit_payload(hit: SearchHit) -> dict[str, Any]:
+    payload = {name: getattr(hit, name) for name in _HIT_FIELDS}
+    payload["highlight"] = {
+        "title": hit.highlight.get("title"),
+        "content": hit.highlight.get("content", []),
+    }
+    return payload
 
 
 @router.get("/suggest", response_model=SuggestOut)
