@@ -11,7 +11,7 @@ from uuid import uuid4
 import pydantic_core
 import pytest
 
-from dongne.search.api import Highlight, SearchHitOut, SearchOut, _payload
+from dongne.search.api import FacetOut, Highlight, SearchHitOut, SearchOut, _payload
 from dongne.search.contract import FacetBucket, SearchHit, SearchResult
 
 
@@ -42,7 +42,7 @@ def test_the_payload_is_the_search_out_document(highlight: dict[str, object]) ->
         ],
         total=result.total, total_exact=result.total_exact, took_ms=result.took_ms,
         next_cursor=result.next_cursor, relaxed=result.relaxed,
-        facets={"categories": [{"key": "food", "count": 2}], "regions": [], "hashtags": []},
+        facets={"categories": [FacetOut(key="food", count=2)], "regions": [], "hashtags": []},
     )  # fmt: skip
     served = pydantic_core.to_json(_payload(result))
     assert json.loads(served) == json.loads(modelled.model_dump_json())

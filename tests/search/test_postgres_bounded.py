@@ -218,13 +218,13 @@ def test_the_radius_check_agrees_with_earth_distance(
 
 
 async def test_a_search_takes_its_partition_locks_on_the_fast_path(
-    router: ShardRouter, db: psycopg.Connection[DictRow]
+    router: ShardRouter, spread: dict[int, UUID]
 ) -> None:
     """A search locks every month partition it plans, with its indexes (~400
-    at 28 months); the embedded server's max_locks_per_transaction gives each
-    backend enough fast-path slots that they stay off the shared lock table,
-    which concurrent searches would contend on."""
-    db.execute("SELECT ensure_question_partitions('2030-01-01', '2032-12-01')")
+    at 28 months, ~300 at the 18 here); the embedded server's
+    max_locks_per_transaction gives each backend enough fast-path slots that
+    they stay off the shared lock table, which concurrent searches would
+    contend on (at the default 64, most of them did not)."""
     backend = PostgresSearchBackend(router)
     async with router.connection() as conn, conn.transaction():
         await backend.search_on(conn, SearchQuery(text="귤따기", category="food"))
