@@ -326,7 +326,8 @@ def _candidates(
         condition = " AND ".join([match, *where, *bounds])
         # Allow-listed fragments only; every value is a parameter.
         branches.append(
-            f"({_CANDIDATE_SELECT} WHERE {condition} ORDER BY s.question_id {direction})"
+            f"({_CANDIDATE_SELECT} WHERE {condition} ORDER BY s.question_id {direction}"
+            " LIMIT %(cap)s)"
         )
     return f"SELECT * FROM ({' UNION ALL '.join(branches)}) w LIMIT %(cap)s"  # noqa: S608
 
