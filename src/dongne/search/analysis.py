@@ -104,8 +104,16 @@ class QueryUnit:
     parts: tuple[str, ...]
 
 
-def query_units(text: str) -> list[QueryUnit]:
-    """The query's units in order, de-duplicated, at most MAX_UNITS."""
+def query_units(text: str) -> tuple[QueryUnit, ...]:
+    """The query's units in order, de-duplicated, at most MAX_UNITS.
+
+    Cached per process (two Kiwi analyses per search otherwise; people search
+    for the same words), keyed by the dictionary's version as well."""
+    return _query_units(text, get_analyzer().dictionary_version)
+
+
+@functools.lru_cache(maxsize=4096)
+def _query_units(text: str, dictionary_version: int) -> tuple[QueryUnit, ...]:
     analyzer = get_analyzer()
     joined = analyzer.tokens(text)
     flat = analyzer.tokens(text, split_compounds=True)
@@ -128,7 +136,7 @@ def query_units(text: str) -> list[QueryUnit]:
                 break
         if all(u.text != unit for u in units):
             units.append(QueryUnit(unit, parts))
-    return units[:MAX_UNITS]
+    return tuple(units[:MAX_UNITS])
 
 
 def term_alternatives(token: str) -> list[tuple[str, ...]]:

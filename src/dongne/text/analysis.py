@@ -152,6 +152,9 @@ class KoreanAnalyzer:
             self._kiwi.add_user_word(word, tag, score)
         # Kiwi builds lazily; pay for it here rather than in the first request.
         self._kiwi.tokenize("")
+        # Bumped by every addition to the dictionary: results cached under an
+        # older version (search's query analysis) are then not reused.
+        self.dictionary_version = 0
 
     def add_words(self, words: Iterable[str]) -> int:
         """Register proper nouns (e.g. popular hashtags); return how many were new.
@@ -163,11 +166,14 @@ class KoreanAnalyzer:
         """
         candidates = [unicodedata.normalize("NFC", word).strip() for word in words]
         with self._lock:
-            return sum(
+            added = sum(
                 1
                 for word in candidates
                 if _registrable(word) and self._kiwi.add_user_word(word, "NNP", _WORD_SCORE)
             )
+            if added:
+                self.dictionary_version += 1
+            return added
 
     def tokens(self, text: str, *, split_compounds: bool = False) -> list[str]:
         """Content morphemes of ``text`` in order (see the module docstring)."""
