@@ -36,7 +36,7 @@ import math
 import time
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from dongne.api.cursors import decode_cursor, encode_cursor
@@ -160,10 +160,12 @@ def _region_cover(codes: Sequence[str]) -> list[str]:
 # the circle is one more row fetched and dropped. One level for the whole
 # cover, the finest whose cells touching the circle number at most MAX_CELLS:
 # the cells' indexes then come from the same floor(coordinate / size) as the
-# trigger's, float for float. Measured at 1 M questions, 5 km radius, 150
-# searches, p95 of one at a time: 4 box cells 25–28 ms, 8 circle cells 21–24.
+# trigger's, float for float. Measured at 1 M questions, 5 km radius, one
+# search at a time: the 4 box cells of before against at most 12 circle cells
+# (9 of 0.04° here), most frequent word p95 20 → 14 ms, means alike; against
+# 8 cells (which falls back to 4 of 0.08°), 24 → 12 ms for one point.
 GRID_SIZES = (0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64)
-MAX_CELLS = 8
+MAX_CELLS = 12
 _KM_PER_DEGREE = 111.32
 # The sphere of PostgreSQL's earthdistance (earth()), so a radius here means
 # what it means to earth_distance() elsewhere.
@@ -309,14 +311,28 @@ _CANDIDATE_SELECT = (
 
 
 def _candidates(
-    match: str, where: list[str], params: dict[str, Any], ascending: bool, windows: int
+    match: str,
+    where: list[str],
+    params: dict[str, Any],
+    ascending: bool,
+    windows: int,
+    known: list[UUID] | None,
+    now: datetime,
 ) -> str:
-    """The newest (oldest) matches up to the cap, window by window (the first ones)."""
+    """The newest (oldest) matches up to the cap, window by window (the first ones).
+
+    ``known``: the first window's matches, found by an earlier statement; they
+    are read back by id (and re-checked) instead of searching that window again.
+    """
     direction = "ASC" if ascending else "DESC"
     branches = []
-    bounds_in_order = _window_bounds(datetime.now(UTC), ascending)[:windows]
+    bounds_in_order = _window_bounds(now, ascending)[:windows]
     for i, (low, high) in enumerate(bounds_in_order):
         bounds = []
+        if i == 0 and known is not None:
+            params["known"] = known
+            bounds.append("s.question_id = ANY(%(known)s::uuid[])")
+            low = high = None
         if low is not None:
             params[f"w{i}_low"] = low
             bounds.append(f"s.question_id >= %(w{i}_low)s::uuid")
@@ -330,6 +346,13 @@ def _candidates(
             " LIMIT %(cap)s)"
         )
     return f"SELECT * FROM ({' UNION ALL '.join(branches)}) w LIMIT %(cap)s"  # noqa: S608
+
+
+class _Ranked(NamedTuple):
+    total: int
+    page: list[dict[str, Any]]
+    facets: list[Any]
+    ids: list[UUID]
 
 
 class PostgresSearchBackend:
@@ -377,20 +400,28 @@ class PostgresSearchBackend:
             " set_config('enable_seqscan', 'off', true)"
         )
         words = "s.document @@ %(all_filtered)s::tsquery"
+        # One clock reading: the windows of every statement of this search meet
+        # exactly, so the first window's matches are neither lost nor doubled.
+        now = datetime.now(UTC)
         outcome = None
         if units:
             # The first window alone first: when it holds a full candidate set
             # (a frequent word), that set is the answer, and the statement plans
             # one or two month partitions instead of all of them.
-            outcome = await self._rank(conn, query, words, "1.0", where, params, windows=1)
-            if outcome[0] < CANDIDATE_LIMIT:
-                outcome = await self._rank(conn, query, words, "1.0", where, params)
+            outcome = await self._rank(conn, query, words, "1.0", where, params, now, windows=1)
+            if outcome.total < CANDIDATE_LIMIT:
+                outcome = await self._rank(
+                    conn, query, words, "1.0", where, params, now, known=outcome.ids
+                )
         relaxed = False
-        if (outcome is None or outcome[0] < RELAX_BELOW) and not await _common(conn, params["all"]):
-            wider = await self._widen(conn, query, bool(units), where, params)
-            if wider is not None and wider[0] > (outcome[0] if outcome else 0):
+        if (outcome is None or outcome.total < RELAX_BELOW) and not await _common(
+            conn, params["all"]
+        ):
+            wider = await self._widen(conn, query, bool(units), where, params, now)
+            if wider is not None and wider.total > (outcome.total if outcome else 0):
                 outcome, relaxed = wider, True
-        total, page, facet_rows = outcome or (0, [], [])
+        outcome = outcome or _Ranked(0, [], [], [])
+        total, page, facet_rows = outcome.total, outcome.page, outcome.facets
         next_cursor = None
         if len(page) > query.limit:
             page = page[: query.limit]
@@ -415,7 +446,8 @@ class PostgresSearchBackend:
         has_units: bool,
         where: list[str],
         params: dict[str, Any],
-    ) -> tuple[int, list[dict[str, Any]], list[Any]] | None:
+        now: datetime,
+    ) -> _Ranked | None:
         """Some of the words (the last as a prefix); if that is still little, titles
         similar to the query too (typos, partial words); if nothing, loosely similar
         ones. Each step costs more than the last (a trigram search reads many short
@@ -423,9 +455,9 @@ class PostgresSearchBackend:
         words = "s.document @@ %(any_filtered)s::tsquery"
         outcome = None
         if has_units:
-            outcome = await self._rank(conn, query, words, _COVERAGE, where, params)
+            outcome = await self._rank(conn, query, words, _COVERAGE, where, params, now)
             # Real words under narrow filters: no typo to correct.
-            if outcome[0] >= RELAX_BELOW or await _common(conn, params["any"]):
+            if outcome.total >= RELAX_BELOW or await _common(conn, params["any"]):
                 return outcome
         similar = f"({words} OR %(raw)s <%% s.title)" if has_units else "%(raw)s <%% s.title"
         for threshold in (TRIGRAM_THRESHOLD, LOOSE_TRIGRAM_THRESHOLD):
@@ -433,10 +465,10 @@ class PostgresSearchBackend:
                 "SELECT set_config('pg_trgm.word_similarity_threshold', %s, true)",
                 (str(threshold),),
             )
-            found = await self._rank(conn, query, similar, _COVERAGE, where, params)
-            if outcome is None or found[0] > outcome[0]:
+            found = await self._rank(conn, query, similar, _COVERAGE, where, params, now)
+            if outcome is None or found.total > outcome.total:
                 outcome = found
-            if found[0] > 0:
+            if found.total > 0:
                 break
         return outcome
 
@@ -448,13 +480,17 @@ class PostgresSearchBackend:
         coverage: str,
         where: list[str],
         params: dict[str, Any],
+        now: datetime,
         windows: int = len(WINDOWS) + 1,
-    ) -> tuple[int, list[dict[str, Any]], list[Any]]:
-        """Candidates → (their count, the page's ids and sort keys in order, facets)."""
+        known: list[UUID] | None = None,
+    ) -> _Ranked:
+        """Candidates → their count, the page's ids and sort keys in order, facets;
+        and, from the first window alone, the candidates' ids."""
         spec = _SORT_KEYS[query.sort]
         params["limit"] = query.limit + 1
         ascending = query.sort == "oldest"
-        candidates = _candidates(match, where, params, ascending, windows)
+        candidates = _candidates(match, where, params, ascending, windows, known, now)
+        ids = "(SELECT array_agg(question_id) FROM c)" if windows == 1 else "NULL::uuid[]"
         key = "NULL::float8" if spec is None or query.sort == "relevance" else spec[0]
         source = "c"
         if query.sort in _COUNTER_SORTS:
@@ -491,12 +527,13 @@ class PostgresSearchBackend:
                                              ORDER BY {order}), '[]')
                     FROM (SELECT * FROM r {cursor_clause} ORDER BY {order} LIMIT %(limit)s) p)
                        AS page,
-                   ({facets}) AS facets
+                   ({facets}) AS facets,
+                   {ids} AS ids
         """  # noqa: S608
         cursor = await conn.execute(statement.encode(), params, prepare=False)
         row = await cursor.fetchone()
         page = [{"id": UUID(i), "score": score, "sort_key": key} for i, score, key in row["page"]]
-        return int(row["total"]), page, row["facets"]
+        return _Ranked(int(row["total"]), page, row["facets"], row["ids"] or [])
 
     async def _page_rows(self, conn: Any, page: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if not page:
