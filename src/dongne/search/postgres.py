@@ -160,12 +160,13 @@ def _region_cover(codes: Sequence[str]) -> list[str]:
 # the circle is one more row fetched and dropped. One level for the whole
 # cover, the finest whose cells touching the circle number at most MAX_CELLS:
 # the cells' indexes then come from the same floor(coordinate / size) as the
-# trigger's, float for float. Measured at 1 M questions, 5 km radius, one
-# search at a time: the 4 box cells of before against at most 12 circle cells
-# (9 of 0.04° here), most frequent word p95 20 → 14 ms, means alike; against
-# 8 cells (which falls back to 4 of 0.08°), 24 → 12 ms for one point.
+# trigger's, float for float. Measured at 1 M questions, 5 km radius, the
+# bench's 50 map searches of each kind three times, one at a time, mean ms by
+# MAX_CELLS 4 / 8 / 12 / 16: mixed words 18.1 / 14.9 / 17.1 / 15.9, the most
+# frequent word 16.3 / 14.4 / 15.0 / 15.8, rare words 10.0 / 9.9 / 9.9 / 9.7.
+# More cells drop more rows outside the circle but cost GIN more per month.
 GRID_SIZES = (0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64)
-MAX_CELLS = 12
+MAX_CELLS = 8
 _KM_PER_DEGREE = 111.32
 # The sphere of PostgreSQL's earthdistance (earth()), so a radius here means
 # what it means to earth_distance() elsewhere.
