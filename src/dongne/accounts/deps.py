@@ -31,9 +31,14 @@ class AuthenticatedUser:
         return self.role == "admin"
 
 
-def session_store(request: Request) -> SessionStore:
+def _session_store(request: Request) -> SessionStore:
     runtime = get_runtime(request)
     return SessionStore(runtime.redis, runtime.keys, runtime.settings.session_ttl_s)
+
+
+async def session_store(request: Request) -> SessionStore:
+    # Async: a plain ``def`` dependency would run in FastAPI's thread pool.
+    return _session_store(request)
 
 
 async def optional_user(
@@ -44,7 +49,7 @@ async def optional_user(
         return None
     # An unreachable Redis is an outage, not a bad token: 503 tells clients to retry.
     try:
-        session = await session_store(request).lookup(credentials.credentials)
+        session = await _session_store(request).lookup(credentials.credentials)
     except RedisError as error:
         raise Problem(
             503,

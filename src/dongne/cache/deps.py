@@ -20,7 +20,8 @@ def get_layer(request: Request) -> CacheLayer | None:
     return layer
 
 
-def get_cache(request: Request) -> TwoTierCache | None:
+async def get_cache(request: Request) -> TwoTierCache | None:
+    # Async: a plain ``def`` dependency would run in FastAPI's thread pool.
     layer = get_layer(request)
     return layer.cache if layer is not None else None
 
