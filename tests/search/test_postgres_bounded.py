@@ -67,13 +67,18 @@ def test_search_partitions_follow_question_partitions(db: psycopg.Connection[Dic
     ).fetchall()
     assert rows == questions
     assert any(r["relname"] == "question_search_y2031m02" for r in rows)
-    # Old and new partitions keep the short lexeme statistics (migration 0016).
+    # Old and new partitions keep the short statistics of the lexemes and the
+    # titles (migrations 0016 and 0018).
     targets = db.execute(
-        "SELECT DISTINCT a.attstattarget FROM pg_inherits i"
-        " JOIN pg_attribute a ON a.attrelid = i.inhrelid AND a.attname = 'document'"
-        " WHERE i.inhparent = 'question_search'::regclass"
+        "SELECT DISTINCT a.attname, a.attstattarget FROM pg_inherits i"
+        " JOIN pg_attribute a ON a.attrelid = i.inhrelid"
+        " AND a.attname IN ('document', 'title')"
+        " WHERE i.inhparent = 'question_search'::regclass ORDER BY 1"
     ).fetchall()
-    assert [t["attstattarget"] for t in targets] == [10]
+    assert [(t["attname"], t["attstattarget"]) for t in targets] == [
+        ("document", 10),
+        ("title", 10),
+    ]
 
 
 async def test_a_search_reads_the_newest_matches_up_to_the_limit(
