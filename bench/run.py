@@ -41,6 +41,7 @@ from dongne.runtime import servers
 
 ROOT = Path(__file__).resolve().parent
 RESULTS = ROOT / "results"
+HOME = ROOT / ".home"
 
 
 class ForeignDatabaseError(ValueError):
@@ -83,9 +84,7 @@ def _create_bench_database(admin_url: str, name: str) -> str:
 @contextmanager
 def bench_servers(home: Path | None) -> Iterator[ServerUrls]:
     """The bench's own embedded PostgreSQL and Redis (``bench/.home`` by default)."""
-    settings = Settings(
-        home=(home or ROOT / ".home").resolve(), redis_key_prefix="bench", database_url=None
-    )
+    settings = Settings(home=(home or HOME).resolve(), redis_key_prefix="bench", database_url=None)
     with servers(settings) as urls:
         yield urls
 
