@@ -103,6 +103,17 @@ def bench_database(admin_url: str, scale: str, *, fresh: bool = False) -> str:
     return url
 
 
+def save_results(results_dir: Path, stem: str, result: dict[str, Any], markdown: str) -> Path:
+    """Write a run's JSON and Markdown under ``results_dir``; return the Markdown's path."""
+    results_dir.mkdir(parents=True, exist_ok=True)
+    (results_dir / f"{stem}.json").write_text(
+        json.dumps(result, ensure_ascii=False, indent=2, default=str), encoding="utf-8"
+    )
+    md = results_dir / f"{stem}.md"
+    md.write_text(markdown, encoding="utf-8")
+    return md
+
+
 def run_load(
     port: int,
     scenarios: list[dict[str, Any]],
@@ -671,11 +682,4 @@ def main(
         "notes": notes,
         "total_seconds": round(time.perf_counter() - t_start, 1),
     }
-    results_dir.mkdir(parents=True, exist_ok=True)
-    stem = f"{started:%Y%m%dT%H%M%SZ}-{scale}"
-    (results_dir / f"{stem}.json").write_text(
-        json.dumps(result, ensure_ascii=False, indent=2, default=str), encoding="utf-8"
-    )
-    md = results_dir / f"{stem}.md"
-    md.write_text(_markdown(result), encoding="utf-8")
-    return md
+    return save_results(results_dir, f"{started:%Y%m%dT%H%M%SZ}-{scale}", result, _markdown(result))

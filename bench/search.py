@@ -41,6 +41,7 @@ from bench.run import (
     bench_servers,
     prepare,
     run_load,
+    save_results,
     start_server,
 )
 from dongne.search.analysis import query_units
@@ -309,14 +310,9 @@ def main(
         "load": load,
         "targets": targets(load),
     }
-    results_dir.mkdir(parents=True, exist_ok=True)
-    stem = f"{started:%Y%m%dT%H%M%SZ}-search-{scale}"
-    (results_dir / f"{stem}.json").write_text(
-        json.dumps(result, ensure_ascii=False, indent=2, default=str), encoding="utf-8"
+    return save_results(
+        results_dir, f"{started:%Y%m%dT%H%M%SZ}-search-{scale}", result, _markdown(result)
     )
-    md = results_dir / f"{stem}.md"
-    md.write_text(_markdown(result), encoding="utf-8")
-    return md
 
 
 def _load_with_cpu(

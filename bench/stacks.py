@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
-import json
 import os
 import random
 import time
@@ -35,6 +34,7 @@ from bench.run import (
     feed_scenarios,
     prepare,
     run_load,
+    save_results,
     start_server,
 )
 from dongne.qa.repository import _QUESTION_COLUMNS
@@ -247,11 +247,6 @@ def main(
         "http": http,
         "sql": sql_results,
     }
-    results_dir.mkdir(parents=True, exist_ok=True)
-    stem = f"{started:%Y%m%dT%H%M%SZ}-stacks-{scale}"
-    (results_dir / f"{stem}.json").write_text(
-        json.dumps(result, ensure_ascii=False, indent=2, default=str), encoding="utf-8"
+    return save_results(
+        results_dir, f"{started:%Y%m%dT%H%M%SZ}-stacks-{scale}", result, _markdown(result)
     )
-    md = results_dir / f"{stem}.md"
-    md.write_text(_markdown(result), encoding="utf-8")
-    return md
