@@ -7,7 +7,7 @@ every question of a 1 M database for seconds while a search bench measures).
     python -m bench.server DATABASE_URL REDIS_URL PORT [STACK] [PREPARE_THRESHOLD]
 
 STACK is one of ``STACKS`` (default ``uvicorn-uvloop-httptools``, what
-``dongne serve`` uses); PREPARE_THRESHOLD is psycopg's (an integer, or
+``dongne up`` serves with: ``dongne.api.server``); PREPARE_THRESHOLD is psycopg's (an integer, or
 ``none`` for never; default: the setting's default). Granian imports the app
 by name in its worker, so the configuration travels in ``BENCH_*`` variables.
 """
@@ -72,17 +72,16 @@ def serve(stack: str, port: int) -> None:
         return
     import uvicorn
 
-    fast = stack == "uvicorn-uvloop-httptools"
-    uvicorn.run(
-        app_factory(),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        access_log=False,
-        loop="uvloop" if fast else "asyncio",
-        http="httptools" if fast else "h11",
-        proxy_headers=False,
+    from dongne.api.server import uvicorn_config
+
+    config = uvicorn_config(
+        app_factory(), host="127.0.0.1", port=port, log_level="warning", access_log=False
     )
+    if stack == "uvicorn-asyncio-h11":
+        config.loop, config.http = "asyncio", "h11"
+    else:
+        config.loop = "uvloop"
+    uvicorn.Server(config).run()
 
 
 def main() -> None:

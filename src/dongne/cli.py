@@ -112,6 +112,7 @@ def up(
     import uvicorn
 
     from dongne.api.app import create_app
+    from dongne.api.server import uvicorn_config
     from dongne.geo.services import load_regions
     from dongne.metrics.logs import log_config
 
@@ -138,16 +139,14 @@ def up(
                 f"dongne is up: API http://{host}:{port}/api/v1 — docs http://{host}:{port}/docs"
             )
             typer.echo("press Ctrl-C to stop")
-            # Client addresses drive login rate limits: never take them from a
-            # header. WebSocket frames are refused by the protocol layer well
-            # before they could cost memory; the app closes smaller oversized
-            # ones itself with a reason (1009).
-            config = uvicorn.Config(
+            # WebSocket frames are refused by the protocol layer well before
+            # they could cost memory; the app closes smaller oversized ones
+            # itself with a reason (1009).
+            config = uvicorn_config(
                 create_app(runtime),
                 host=host,
                 port=port,
                 log_level="info",
-                proxy_headers=False,
                 log_config=log_config(),
             )
             uvicorn.Server(config).run()

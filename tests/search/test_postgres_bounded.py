@@ -6,6 +6,8 @@ rare words, and the search partitions that follow the question partitions."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
+from itertools import pairwise
 from uuid import UUID
 
 import psycopg
@@ -109,6 +111,36 @@ async def test_without_the_limit_every_window_is_read(
         SearchQuery(text="귤따기", sort="newest", created_to=result.hits[4].created_at)
     )
     assert [hit.id for hit in older.hits] == [indexed[age] for age in AGES[4:]]
+
+
+@pytest.mark.parametrize(
+    "now",
+    [
+        datetime(2026, 11, 26, 11, 36, tzinfo=UTC),
+        datetime(2027, 2, 1, 0, 0, 1, tzinfo=UTC),
+        datetime(2027, 1, 31, 23, 59, tzinfo=UTC),
+        datetime(2028, 3, 1, 8, 0, tzinfo=UTC),
+        datetime(2026, 11, 26, 23, 30, tzinfo=timezone(timedelta(hours=9))),
+    ],
+)
+def test_windows_begin_at_month_starts_and_cover_every_id(now: datetime) -> None:
+    edges = postgres.window_edges(now)
+    assert edges == sorted(set(edges), reverse=True)
+    for edge in edges:
+        start = datetime.fromtimestamp((edge.int >> 80) / 1000, UTC)
+        assert (start.day, start.hour, start.minute, start.second) == (1, 0, 0, 0)
+    # Each window reaches at least as far back as its span.
+    for span in postgres.WINDOWS:
+        assert edges[-1] <= postgres.id_floor(now - span)
+    assert postgres.id_floor(now - postgres.WINDOWS[0]) >= edges[0]
+    assert edges[0] > postgres.id_floor(now - timedelta(days=39))
+    # Newest first, each window ending where the newer one begins, the newest
+    # ending a day after now, the oldest open-ended.
+    bounds = postgres._window_bounds(now, ascending=False)
+    assert bounds[0][1] == postgres.id_floor(now + postgres.CLOCK_SLACK)
+    assert all(newer[0] == older[1] for newer, older in pairwise(bounds))
+    assert bounds[-1][0] is None
+    assert postgres._window_bounds(now, ascending=True) == bounds[::-1]
 
 
 async def test_filters_read_the_search_row_which_the_outbox_keeps_fresh(

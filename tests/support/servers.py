@@ -14,6 +14,7 @@ import uvicorn
 from psycopg import sql
 
 from dongne.api.app import create_app
+from dongne.api.server import uvicorn_config
 from dongne.runtime import Runtime
 
 
@@ -46,12 +47,11 @@ def drop_database(admin_url: str, name: str) -> None:
 def serve_api(runtime: Runtime) -> Iterator[str]:
     """Serve the real app with uvicorn on a loopback port in a background thread."""
     port = free_port()
-    config = uvicorn.Config(
+    config = uvicorn_config(
         create_app(runtime),
         host="127.0.0.1",
         port=port,
         log_level="warning",
-        proxy_headers=False,
         ws_max_size=runtime.settings.ws_max_frame_bytes * 4,
     )
     server = uvicorn.Server(config)

@@ -16,9 +16,10 @@ The cost of a search is bounded, whatever the term. A search reads the
 newest matches, filtered, up to ``CANDIDATE_LIMIT`` (200), and everything
 — ranking, facets, the other sorts, ``total`` — works on those candidates. To
 find the newest matches without reading all of them, the id range (ids are
-UUIDv7, so time-ordered) is cut into windows read newest first — the last 7
-days, the 24 before, then 92, 243, and the rest — as one ``UNION ALL`` under a
-``LIMIT``:
+UUIDv7, so time-ordered) is cut into windows read newest first — from the
+start of the month 7 days ago, then of the months 31, 123 and 366 days ago
+(partition bounds, ``window_edges``), and the rest — as one ``UNION ALL``
+under a ``LIMIT``:
 PostgreSQL runs the windows in order and stops as soon as the limit is met.
 A term in half the corpus is found in the first window by walking the
 primary key; a rare one by the GIN index in each window. Every filter is a
@@ -70,6 +71,11 @@ LOOSE_TRIGRAM_THRESHOLD = 0.3
 _WEIGHTS = "{0.333,0.333,0.667,1.0}"
 # Newest-first windows of the id range (see the module docstring).
 WINDOWS = (timedelta(days=7), timedelta(days=31), timedelta(days=123), timedelta(days=366))
+# The newest window ends a day after this server's clock: the months created
+# ahead for future questions are empty, and without an upper bound every
+# statement planned them too. A day covers any clock skew between the servers
+# that stamp ids and this one.
+CLOCK_SLACK = timedelta(days=1)
 
 _SORT_KEYS: dict[str, tuple[str, str, Any] | None] = {
     # sort → (key expression over candidates c / questions q, SQL type, cursor parser)
@@ -122,6 +128,14 @@ _FACETS = """
 # ids are known only at run time, so planning per search weighed every index of
 # each month partition the page touched.
 _PAGE_ROWS = "SELECT * FROM search_page_rows(%(ids)s::uuid[])"
+
+# One search, one backend core: parallel workers would only steal the cores of
+# the searches running beside it (and reorder the windows). And never a
+# sequential scan: under a LIMIT the planner reckons a rare word's handful of
+# matches will turn up early in a scan of the table, and reads a million rows
+# to find none (1.5 s); the indexes always answer a search.
+_SEARCH_SETTINGS = b"SET LOCAL max_parallel_workers_per_gather = 0; SET LOCAL enable_seqscan = off"
+_BEGIN_SEARCH = b"BEGIN READ ONLY; " + _SEARCH_SETTINGS
 
 
 def id_floor(moment: datetime) -> UUID:
@@ -296,10 +310,30 @@ def _filters(query: SearchQuery) -> tuple[list[str], dict[str, Any]]:
     return where, params
 
 
+def _month_start(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def window_edges(now: datetime) -> list[UUID]:
+    """The windows' lower edges, newest first: each at the start of the month
+    holding ``now - span``. A window that began mid-month would share that
+    month's partition with the next window, and the partition would be planned
+    and searched twice; aligned, each is searched once, and the first window
+    holds the whole current month (at least 7 days), so a word that fills the
+    candidate limit in a month needs only the first statement. The candidates
+    are the newest matches whatever the edges: they only order the work."""
+    edges: list[UUID] = []
+    for span in WINDOWS:
+        edge = id_floor(_month_start(now - span))
+        if not edges or edge < edges[-1]:
+            edges.append(edge)
+    return edges
+
+
 def _window_bounds(now: datetime, ascending: bool) -> list[tuple[UUID | None, UUID | None]]:
     """[low, high) id ranges in reading order: newest first (oldest first ascending)."""
-    edges = [id_floor(now - span) for span in WINDOWS]
-    ranges: list[tuple[UUID | None, UUID | None]] = [(edges[0], None)]
+    edges = window_edges(now)
+    ranges: list[tuple[UUID | None, UUID | None]] = [(edges[0], id_floor(now + CLOCK_SLACK))]
     ranges += [(low, high) for low, high in zip(edges[1:], edges, strict=False)]
     ranges.append((None, edges[-1]))
     return ranges[::-1] if ascending else ranges
@@ -363,13 +397,27 @@ class PostgresSearchBackend:
         self._router = router
 
     async def search(self, query: SearchQuery) -> SearchResult:
-        async with self._router.connection(Workload.READ) as conn, conn.transaction():
-            return await self.search_on(conn, query)
+        validate(query)
+        async with self._router.connection(Workload.READ) as conn:
+            # The transaction and its settings in one round trip (a search's
+            # statements are few, and each costs the API a turn of its loop).
+            await conn.execute(_BEGIN_SEARCH)
+            try:
+                result = await self._search(conn, query)
+            except BaseException:
+                await conn.execute(b"ROLLBACK")
+                raise
+            await conn.execute(b"COMMIT")
+            return result
 
     async def search_on(self, conn: Any, query: SearchQuery) -> SearchResult:
         """Search on a connection already inside a transaction (tests, evaluation)."""
-        started = time.perf_counter()
         validate(query)
+        await conn.execute(_SEARCH_SETTINGS)
+        return await self._search(conn, query)
+
+    async def _search(self, conn: Any, query: SearchQuery) -> SearchResult:
+        started = time.perf_counter()
         text = normalize_query(query.text)
         units = query_units(text)
         raw = text.lower()
@@ -389,16 +437,6 @@ class PostgresSearchBackend:
             raw=raw,
             cap=CANDIDATE_LIMIT,
             **{f"f_{name}": size for name, size in FACET_SIZES.items()},
-        )
-        # One search, one backend core: parallel workers would only steal the
-        # cores of the searches running beside it (and reorder the windows).
-        # And never a sequential scan: under a LIMIT the planner reckons a rare
-        # word's handful of matches will turn up early in a scan of the table,
-        # and reads a million rows to find none (1.5 s); the indexes always
-        # answer a search.
-        await conn.execute(
-            "SELECT set_config('max_parallel_workers_per_gather', '0', true),"
-            " set_config('enable_seqscan', 'off', true)"
         )
         words = "s.document @@ %(all_filtered)s::tsquery"
         # One clock reading: the windows of every statement of this search meet
