@@ -6,9 +6,13 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from dongne.cache.service import CacheLayer
+from dongne.cache.keys import Keys
+from dongne.cache.service import CONNECT_ATTEMPTS, CONNECT_TIMEOUT_S, CacheLayer
 from dongne.cache.store import Policy, digest
+from dongne.config import Settings
+from dongne.db.router import ShardRouter
 from tests.cache.conftest import Layers
+from tests.support.servers import free_port
 
 POLICY = Policy("test_domain", ttl_s=60)
 # Not JSON; not our envelope; our envelope with data ``parse`` rejects.
@@ -168,3 +172,21 @@ async def test_hot_key_is_refreshed_early_once(layers: Layers) -> None:
         await asyncio.sleep(0.005)
     await asyncio.gather(*layer.cache._background)
     assert source.calls == 2  # exactly one refresh for 20 callers
+
+
+async def test_a_layer_starts_without_redis_and_serves_from_the_source(
+    backend_settings: Settings, router: ShardRouter
+) -> None:
+    """Start-up waits for Redis only briefly; then the cache fails open."""
+    nowhere = f"redis://127.0.0.1:{free_port()}/0"
+    settings = backend_settings.model_copy(update={"redis_url": nowhere, "redis_cluster_nodes": []})
+    layer = CacheLayer(settings, nowhere, Keys("nowhere"), router)
+    try:
+        async with asyncio.timeout(CONNECT_ATTEMPTS * CONNECT_TIMEOUT_S + 5):
+            await layer.start()
+        source = Source()
+        assert await _get(layer, source) == "v1"
+        assert await _get(layer, source) == "v1"
+        assert source.calls == 2
+    finally:
+        await layer.stop()

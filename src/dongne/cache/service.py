@@ -9,6 +9,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from uuid import UUID
 
+from redis.exceptions import RedisError
+
 from dongne.cache.breaker import CircuitBreaker
 from dongne.cache.client import RedisClient, make_client
 from dongne.cache.domains import Tags, tags_for_event
@@ -21,6 +23,11 @@ from dongne.db.router import ShardRouter, Workload
 from dongne.outbox.repository import OutboxEvent
 
 logger = logging.getLogger(__name__)
+
+# Start-up's patience with Redis: a down Redis delays start-up by at most
+# their product, and the cache then fails open as it would later.
+CONNECT_ATTEMPTS = 2
+CONNECT_TIMEOUT_S = 1.0
 
 # Called with (event, notifications created by it as (id, user_id)) after commit.
 EventListener = Callable[[OutboxEvent, list[tuple[UUID, UUID]]], Awaitable[None]]
@@ -63,7 +70,23 @@ class CacheLayer:
         self.cache.l1.clear()
 
     async def start(self) -> None:
+        await self._connect()
         self.subscriber.start()
+
+    async def _connect(self) -> None:
+        """Open the command connection before the first request, outside the
+        breaker. A cold cluster client's first command also fetches the slot
+        map and the command table, which can outlast the command timeout on a
+        busy machine; the request behind it would then be served from
+        PostgreSQL with nothing wrong in Redis (and count as a failure)."""
+        for _ in range(CONNECT_ATTEMPTS):
+            try:
+                async with asyncio.timeout(CONNECT_TIMEOUT_S):
+                    await self.redis.ping()
+                return
+            except (RedisError, OSError, TimeoutError):
+                continue
+        logger.warning("Redis did not answer at start-up; the cache serves from PostgreSQL")
 
     async def stop(self) -> None:
         await self.subscriber.stop()
