@@ -15,6 +15,7 @@ import pytest
 from psycopg.rows import DictRow, dict_row
 
 from dongne.db.router import ShardRouter
+from dongne.geo.services import region_scope
 from dongne.search import postgres, services
 from dongne.search.contract import GeoFilter, SearchQuery
 from dongne.search.postgres import PostgresSearchBackend
@@ -202,6 +203,33 @@ def test_filter_lexemes_follow_the_row(
         (indexed[1],),
     )
     assert "@c:food" in lexemes() and "@c:travel" not in lexemes() and "@h:귤" in lexemes()
+
+
+async def test_no_user_text_spells_a_region_lexeme(
+    router: ShardRouter, db: psycopg.Connection[DictRow], indexed: dict[int, UUID]
+) -> None:
+    """The region filter trusts the index alone: a question elsewhere that
+    writes a region's lexeme in its title, hashtags and nickname stays out."""
+    spoofer = make_user(db, nickname="@r:KR-49-02")
+    elsewhere = make_question(
+        db, spoofer, title="@r:KR-49-02 귤따기 @r:KR-49-02-11",
+        content="@r:KR-49-02 귤따기 체험 농장을 찾고 있어요. @r:KR-49-02-11",
+        hashtags=["@r:KR-49-02", "@r:KR-49-02-11"], region_code="KR-49-01-02",
+    )  # fmt: skip
+    await services.reindex(router)
+    try:
+        seogwipo = await region_scope(router, "KR-49-02")
+        found = await PostgresSearchBackend(router).search(
+            SearchQuery(text="귤따기", regions=tuple(seogwipo))
+        )
+        assert elsewhere not in {hit.id for hit in found.hits} and found.total == 0
+        jeju = await PostgresSearchBackend(router).search(
+            SearchQuery(text="귤따기", regions=tuple(await region_scope(router, "KR-49-01")))
+        )
+        assert elsewhere in {hit.id for hit in jeju.hits}
+    finally:
+        db.execute("DELETE FROM questions WHERE id = %s", (elsewhere,))
+        await services.reindex(router)
 
 
 @pytest.mark.parametrize("radius_km", [0.3, 2.0, 5.0, 30.0, 100.0])
