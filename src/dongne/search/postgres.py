@@ -271,11 +271,14 @@ def _filters(query: SearchQuery) -> tuple[list[str], dict[str, Any]]:
         where.append(fragment)
         params.update(values)
 
-    # No column check for regions: the index's region lexemes are exact and
-    # cannot be spelled by a user (every lexeme from text, hashtags or
-    # nicknames is lower case; region codes are not), and re-checking a city's
-    # districts as a list cost ~0.6 ms a search, mostly planning it against
-    # every partition's statistics.
+    # No column check for regions where the index answers: the region lexemes
+    # are exact and cannot be spelled by a user (every lexeme from text,
+    # hashtags or nicknames is lower case; region codes are not), and
+    # re-checking a city's districts as a list cost ~0.6 ms a search, mostly
+    # planning it against every partition's statistics. A title matched by
+    # similarity alone (``_widen``) has no lexeme test: it takes this check.
+    if query.regions is not None:
+        params["regions"] = list(query.regions)
     if query.category is not None:
         add("s.category = %(category)s", category=query.category)
     if query.hashtags:
@@ -332,6 +335,9 @@ def window_edges(now: datetime) -> list[UUID]:
         if not edges or edge < edges[-1]:
             edges.append(edge)
     return edges
+
+
+_REGION_CHECK = "s.region_code = ANY(%(regions)s::varchar[])"
 
 
 def _window_bounds(now: datetime, ascending: bool) -> list[tuple[UUID | None, UUID | None]]:
@@ -503,6 +509,8 @@ class PostgresSearchBackend:
             if outcome.total >= RELAX_BELOW or await _common(conn, params["any"]):
                 return outcome
         similar = f"({words} OR %(raw)s <%% s.title)" if has_units else "%(raw)s <%% s.title"
+        if query.regions is not None:
+            where = [*where, _REGION_CHECK]
         for threshold in (TRIGRAM_THRESHOLD, LOOSE_TRIGRAM_THRESHOLD):
             await conn.execute(
                 "SELECT set_config('pg_trgm.word_similarity_threshold', %s, true)",
