@@ -14,6 +14,7 @@ import psycopg
 import pytest
 from psycopg.rows import DictRow, dict_row
 
+from dongne.config import PoolSettings, Settings
 from dongne.db.router import ShardRouter
 from dongne.geo.services import region_scope
 from dongne.search import postgres, services
@@ -302,3 +303,28 @@ async def test_a_search_takes_its_partition_locks_on_the_fast_path(
     assert row is not None
     assert row["fast"] > 100
     assert row["shared"] < 32
+
+
+async def test_a_failed_search_reports_its_error_and_leaves_the_connection_idle(
+    settings: Settings, database_url: str, indexed: dict[int, UUID], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One pooled connection: the search after a failed one runs on it."""
+    single = settings.model_copy(update={"read_pool": PoolSettings(
+        min_size=1, max_size=1, statement_timeout_ms=30_000, acquire_timeout_s=5,
+    )})  # fmt: skip
+    router = ShardRouter.from_settings(single, database_url)
+    await router.open()
+    try:
+        backend = PostgresSearchBackend(router)
+        monkeypatch.setattr(
+            postgres, "_PAGE_ROWS", "SELECT 1 / 0 AS x WHERE %(ids)s::uuid[] IS NOT NULL"
+        )
+        with pytest.raises(psycopg.errors.DivisionByZero):
+            await backend.search(SearchQuery(text="귤따기"))
+        monkeypatch.undo()
+        found = await backend.search(SearchQuery(text="귤따기", sort="newest", limit=50))
+        assert set(indexed.values()) <= {hit.id for hit in found.hits}
+        async with router.connection() as conn:
+            assert conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    finally:
+        await router.close()

@@ -33,12 +33,15 @@ moment ago never appears even while its search row waits for the outbox.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 from uuid import UUID
+
+import psycopg
 
 from dongne.api.cursors import decode_cursor, encode_cursor
 from dongne.db.router import ShardRouter, Workload
@@ -415,7 +418,10 @@ class PostgresSearchBackend:
             try:
                 result = await self._search(conn, query)
             except BaseException:
-                await conn.execute(b"ROLLBACK")
+                # On a broken connection the pool discards it; the first error
+                # is the one to report.
+                with contextlib.suppress(psycopg.Error):
+                    await conn.execute(b"ROLLBACK")
                 raise
             await conn.execute(b"COMMIT")
             return result
