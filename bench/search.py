@@ -45,6 +45,8 @@ from bench.run import (
     start_server,
 )
 from dongne.search.analysis import query_units
+from dongne.search.frequency import FREQUENT_AT
+from dongne.search.postgres import window_edges
 
 CONCURRENCY = 10
 TARGET_P95_MS = 50.0
@@ -283,6 +285,7 @@ def main(
         url = bench_database(urls.database_url, scale)
         data = prepare(url, urls.redis_url, scale, fresh=False)
         with psycopg.connect(url, autocommit=True) as conn:
+            data["frequent_lexemes"] = _refresh_frequency(conn)
             data["prewarmed_mb"] = _prewarm(conn)
             data["questions_indexed"] = conn.execute(
                 "SELECT count(*) FROM question_search"
@@ -346,6 +349,15 @@ def _cpu_s(processes: list[psutil.Process]) -> float:
             continue
         total += times.user + times.system
     return total
+
+
+def _refresh_frequency(conn: psycopg.Connection[Any]) -> int:
+    """What the hourly ``refresh_search_frequency`` job keeps current in service."""
+    row = conn.execute(
+        "SELECT refresh_search_frequent_lexemes(%s, %s)",
+        (window_edges(datetime.now(UTC))[0], FREQUENT_AT),
+    ).fetchone()
+    return int(row[0]) if row else 0
 
 
 def _prewarm(conn: psycopg.Connection[Any]) -> int:

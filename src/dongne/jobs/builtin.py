@@ -7,6 +7,9 @@
 * ``analyze_hot_tables`` (hourly): ``ANALYZE`` on questions and answers so the
   planner (and the index recommender, which reads ``pg_stats``) sees fresh
   statistics after bulk growth.
+* ``refresh_search_frequency`` (hourly): the words frequent in the newest
+  search window, which tell a search whether to read that window alone first
+  (``dongne.search.frequency``).
 * ``purge_job_runs`` (daily): drop job-run records older than 30 days.
 * ``resize_pools`` (every minute, this process only): pool sizes from wait.
 
@@ -22,6 +25,7 @@ from dongne.jobs.scheduler import Job
 from dongne.ops.pools import PoolResizer
 from dongne.qa.views import ViewCounter
 from dongne.runtime import Runtime
+from dongne.search import services as search_services
 
 
 def default_jobs(runtime: Runtime, *, resizer: PoolResizer | None = None) -> list[Job]:
@@ -54,6 +58,9 @@ def default_jobs(runtime: Runtime, *, resizer: PoolResizer | None = None) -> lis
                 await conn.execute("ANALYZE questions, answers, question_hashtags")
         return "analyzed"
 
+    async def refresh_search_frequency() -> int:
+        return await search_services.refresh_frequency(router)
+
     async def purge_job_runs() -> int:
         async with router.connection(Workload.BACKGROUND) as conn:
             cursor = await conn.execute(
@@ -68,6 +75,7 @@ def default_jobs(runtime: Runtime, *, resizer: PoolResizer | None = None) -> lis
         Job("ensure_partitions", "17 3 * * *", ensure_partitions),
         Job("flush_views", "* * * * *", flush_views),
         Job("analyze_hot_tables", "41 * * * *", analyze_hot_tables),
+        Job("refresh_search_frequency", "7 * * * *", refresh_search_frequency),
         Job("purge_job_runs", "23 4 * * *", purge_job_runs),
         Job("resize_pools", "* * * * *", resize_pools, exclusive=False, max_attempts=1),
     ]

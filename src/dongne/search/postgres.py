@@ -65,6 +65,7 @@ from dongne.search.contract import (
     SearchResult,
     validate,
 )
+from dongne.search.frequency import FREQUENT, FrequentLexemes
 
 RELAX_BELOW = 10
 # Title similarity (pg_trgm word_similarity) needed to match without the words.
@@ -406,8 +407,9 @@ class _Ranked(NamedTuple):
 class PostgresSearchBackend:
     name = "postgres"
 
-    def __init__(self, router: ShardRouter) -> None:
+    def __init__(self, router: ShardRouter, frequent: FrequentLexemes = FREQUENT) -> None:
         self._router = router
+        self._frequent = frequent
 
     async def search(self, query: SearchQuery) -> SearchResult:
         validate(query)
@@ -459,7 +461,7 @@ class PostgresSearchBackend:
         # exactly, so the first window's matches are neither lost nor doubled.
         now = datetime.now(UTC)
         outcome = None
-        if units:
+        if units and await self._frequent.may_fill(conn, exact):
             # The first window alone first: when it holds a full candidate set
             # (a frequent word), that set is the answer, and the statement plans
             # one or two month partitions instead of all of them.
@@ -468,6 +470,8 @@ class PostgresSearchBackend:
                 outcome = await self._rank(
                     conn, query, words, "1.0", where, params, now, known=outcome.ids
                 )
+        elif units:
+            outcome = await self._rank(conn, query, words, "1.0", where, params, now)
         relaxed = False
         if (outcome is None or outcome.total < RELAX_BELOW) and not await _common(
             conn, params["all"]

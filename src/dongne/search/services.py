@@ -5,14 +5,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from dongne.config import Settings
 from dongne.db.router import ShardRouter, Workload
-from dongne.search import repository
+from dongne.search import frequency, repository
 from dongne.search.analysis import is_choseong, normalize_query
 from dongne.search.contract import SearchBackend
-from dongne.search.postgres import PostgresSearchBackend
+from dongne.search.postgres import PostgresSearchBackend, window_edges
 
 if TYPE_CHECKING:
     from dongne.search.external import IndexBuilder
@@ -198,7 +199,13 @@ async def reindex(
                 progress(done, total)
         async with conn.transaction():
             await repository.delete_invisible(conn)
+    await refresh_frequency(router, shard=shard)
     return done
+
+
+async def refresh_frequency(router: ShardRouter, shard: str | None = None) -> int:
+    """The words frequent in the newest search window (``search.frequency``)."""
+    return await frequency.refresh(router, window_edges(datetime.now(UTC))[0], shard)
 
 
 def _search_rows(sources: list[Any]) -> list[dict[str, Any]]:

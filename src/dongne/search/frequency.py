@@ -1,0 +1,77 @@
+"""Words frequent in the newest search window (migration 0019).
+
+The PostgreSQL backend reads the newest window alone first only when every
+word of the query may fill the candidate limit there; otherwise it goes
+straight to all windows. This module keeps the list: the hourly job rewrites
+it from the index, and each API process holds a copy for ``RELOAD_S``.
+The list guides cost only — both paths return the same candidates — so a
+stale or empty list is never wrong, at most slower.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterable
+from typing import Any
+from uuid import UUID
+
+from dongne.db.router import ShardRouter, Workload
+
+# Listed when in at least this many rows of the newest window. A query word
+# with no listed lexeme cannot fill the candidate limit (200) unless its
+# alternatives (synonyms, compound parts) add up past it: a quarter of the
+# limit leaves room for four.
+FREQUENT_AT = 50
+RELOAD_S = 300.0
+_QUOTED = re.compile(r"'((?:[^']|'')*)'")
+
+
+def tsquery_lexemes(tsquery: str) -> list[str]:
+    """The lexemes of a tsquery written by ``analysis.lexeme``."""
+    return [m.replace("''", "'").replace("\\\\", "\\") for m in _QUOTED.findall(tsquery)]
+
+
+class FrequentLexemes:
+    """One process's copy of the list, reloaded when older than ``RELOAD_S``."""
+
+    def __init__(self) -> None:
+        self._lexemes: frozenset[str] = frozenset()
+        self._loaded_at: float | None = None
+
+    async def may_fill(self, conn: Any, unit_queries: Iterable[str]) -> bool:
+        """Whether every word (one tsquery each) has a lexeme on the list."""
+        lexemes = await self._current(conn)
+        return all(
+            any(lexeme in lexemes for lexeme in tsquery_lexemes(query)) for query in unit_queries
+        )
+
+    async def _current(self, conn: Any) -> frozenset[str]:
+        now = time.monotonic()
+        if self._loaded_at is None or now - self._loaded_at > RELOAD_S:
+            # Marked first: concurrent searches keep the old copy meanwhile.
+            self._loaded_at = now
+            cursor = await conn.execute(
+                "SELECT coalesce(array_agg(lexeme), '{}') AS lexemes FROM search_frequent_lexemes"
+            )
+            row = await cursor.fetchone()
+            self._lexemes = frozenset(row["lexemes"])
+        return self._lexemes
+
+
+# The API process's copy, shared by its backends.
+FREQUENT = FrequentLexemes()
+
+
+async def refresh(router: ShardRouter, since: UUID, shard: str | None = None) -> int:
+    """Rewrite the list of one shard (default: every shard) from its rows since
+    ``since``; returns how many lexemes are listed."""
+    listed = 0
+    for name in [shard] if shard else router.shard_names:
+        async with router.connection(Workload.BACKGROUND, shard=name) as conn:
+            cursor = await conn.execute(
+                "SELECT refresh_search_frequent_lexemes(%s::uuid, %s) AS n", (since, FREQUENT_AT)
+            )
+            row = await cursor.fetchone()
+            listed += int(row["n"]) if row else 0
+    return listed
