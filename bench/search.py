@@ -46,7 +46,7 @@ from bench.run import (
 )
 from dongne.search.analysis import query_units
 from dongne.search.frequency import FREQUENT_AT
-from dongne.search.postgres import window_edges
+from dongne.search.postgres import merged_before, window_edges
 
 CONCURRENCY = 10
 TARGET_P95_MS = 50.0
@@ -285,6 +285,7 @@ def main(
         url = bench_database(urls.database_url, scale)
         data = prepare(url, urls.redis_url, scale, fresh=False)
         with psycopg.connect(url, autocommit=True) as conn:
+            data["merged_quarters"] = _merge_quarters(conn)
             data["frequent_lexemes"] = _refresh_frequency(conn)
             data["prewarmed_mb"] = _prewarm(conn)
             data["questions_indexed"] = conn.execute(
@@ -349,6 +350,16 @@ def _cpu_s(processes: list[psutil.Process]) -> float:
             continue
         total += times.user + times.system
     return total
+
+
+def _merge_quarters(conn: psycopg.Connection[Any]) -> int:
+    """What the daily ``merge_search_quarters`` job does in service (each
+    quarter once; a few seconds each at 1 M questions)."""
+    merged = 0
+    upto = merged_before(datetime.now(UTC)).date()
+    while conn.execute("SELECT merge_search_quarter(%s)", (upto,)).fetchone() != (None,):
+        merged += 1
+    return merged
 
 
 def _refresh_frequency(conn: psycopg.Connection[Any]) -> int:

@@ -80,6 +80,9 @@ WINDOWS = (timedelta(days=7), timedelta(days=31), timedelta(days=123), timedelta
 # statement planned them too. A day covers any clock skew between the servers
 # that stamp ids and this one.
 CLOCK_SLACK = timedelta(days=1)
+# The months before the current one whose search partitions stay monthly;
+# older quarters are merged into one partition each (migration 0020).
+MONTHLY_SEARCH_MONTHS = 3
 
 _SORT_KEYS: dict[str, tuple[str, str, Any] | None] = {
     # sort → (key expression over candidates c / questions q, SQL type, cursor parser)
@@ -325,17 +328,38 @@ def _month_start(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
+def _months_before(moment: datetime, months: int) -> datetime:
+    start = _month_start(moment)
+    index = start.year * 12 + start.month - 1 - months
+    return start.replace(year=index // 12, month=index % 12 + 1)
+
+
+def merged_before(now: datetime) -> datetime:
+    """Search partitions of quarters that ended by then are merged (migration
+    0020): three months before the current month begins."""
+    return _months_before(now, MONTHLY_SEARCH_MONTHS)
+
+
+def partition_start(moment: datetime, now: datetime) -> datetime:
+    """The start of the search partition holding ``moment``: its quarter's
+    when that quarter is merged, else its month's."""
+    month = _month_start(moment)
+    quarter = month.replace(month=(month.month - 1) // 3 * 3 + 1)
+    quarter_end = _months_before(quarter, -3)
+    return quarter if quarter_end <= merged_before(now) else month
+
+
 def window_edges(now: datetime) -> list[UUID]:
-    """The windows' lower edges, newest first: each at the start of the month
-    holding ``now - span``. A window that began mid-month would share that
-    month's partition with the next window, and the partition would be planned
+    """The windows' lower edges, newest first: each at the start of the
+    partition holding ``now - span``. A window that began inside a partition
+    would share it with the next window, and the partition would be planned
     and searched twice; aligned, each is searched once, and the first window
     holds the whole current month (at least 7 days), so a word that fills the
     candidate limit in a month needs only the first statement. The candidates
     are the newest matches whatever the edges: they only order the work."""
     edges: list[UUID] = []
     for span in WINDOWS:
-        edge = id_floor(_month_start(now - span))
+        edge = id_floor(partition_start(now - span, now))
         if not edges or edge < edges[-1]:
             edges.append(edge)
     return edges

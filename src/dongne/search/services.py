@@ -13,7 +13,7 @@ from dongne.db.router import ShardRouter, Workload
 from dongne.search import frequency, repository
 from dongne.search.analysis import is_choseong, normalize_query
 from dongne.search.contract import SearchBackend
-from dongne.search.postgres import PostgresSearchBackend, window_edges
+from dongne.search.postgres import PostgresSearchBackend, merged_before, window_edges
 
 if TYPE_CHECKING:
     from dongne.search.external import IndexBuilder
@@ -201,6 +201,22 @@ async def reindex(
             await repository.delete_invisible(conn)
     await refresh_frequency(router, shard=shard)
     return done
+
+
+async def merge_quarters(router: ShardRouter, shard: str | None = None) -> list[str]:
+    """Merge every due quarter's search months into one partition (migration
+    0020), one quarter per transaction; the quarters' partitions made."""
+    upto = merged_before(datetime.now(UTC)).date()
+    merged: list[str] = []
+    for name in [shard] if shard else router.shard_names:
+        async with router.connection(Workload.BACKGROUND, shard=name) as conn:
+            while True:
+                cursor = await conn.execute("SELECT merge_search_quarter(%s) AS q", (upto,))
+                row = await cursor.fetchone()
+                if row is None or row["q"] is None:
+                    break
+                merged.append(row["q"])
+    return merged
 
 
 async def refresh_frequency(router: ShardRouter, shard: str | None = None) -> int:
