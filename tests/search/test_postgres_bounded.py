@@ -332,23 +332,63 @@ async def test_a_failed_search_reports_its_error_and_leaves_the_connection_idle(
         await router.close()
 
 
-def test_the_frequent_list_holds_the_words_of_the_newest_rows(
+def test_the_frequent_list_counts_the_lexemes_and_rows_of_the_newest_window(
     db: psycopg.Connection[DictRow], indexed: dict[int, UUID]
 ) -> None:
-    """Words (never filter lexemes) in at least ``threshold`` rows since an id."""
+    """Words and filter lexemes in at least ``threshold`` rows since an id, and
+    under the empty lexeme the rows themselves."""
     since = postgres.id_floor(datetime.now(UTC) - timedelta(days=30))
     listed = db.execute("SELECT refresh_search_frequent_lexemes(%s, 2) AS n", (since,)).fetchone()
-    rows = {
-        r["lexeme"]: r["documents"]
-        for r in db.execute("SELECT lexeme, documents FROM search_frequent_lexemes").fetchall()
-    }
+    rows = _frequent_list(db)
     assert listed is not None and listed["n"] == len(rows)
+    total = db.execute(
+        "SELECT count(*) AS n FROM question_search WHERE question_id >= %s", (since,)
+    ).fetchone()
+    assert total is not None and rows[""] == total["n"]
     # The questions of 1 and 2 days ago: both within 30 days, so listed with 2.
-    assert rows["체험"] >= 2 and all(not lexeme.startswith("@") for lexeme in rows)
+    assert rows["체험"] >= 2 and rows["@c:travel"] >= 2
     assert all(documents >= 2 for documents in rows.values())
     older = postgres.id_floor(datetime.now(UTC) - timedelta(days=600))
-    db.execute("SELECT refresh_search_frequent_lexemes(%s, 1000)", (older,))
-    assert db.execute("SELECT count(*) AS n FROM search_frequent_lexemes").fetchone() == {"n": 0}
+    db.execute("SELECT refresh_search_frequent_lexemes(%s, 1000000)", (older,))
+    everything = db.execute("SELECT count(*) AS n FROM question_search").fetchone()
+    assert everything is not None and _frequent_list(db) == {"": everything["n"]}
+
+
+def _frequent_list(db: psycopg.Connection[DictRow]) -> dict[str, int]:
+    rows = db.execute("SELECT lexeme, documents FROM search_frequent_lexemes").fetchall()
+    return {r["lexeme"]: r["documents"] for r in rows}
+
+
+def _list_exactly(db: psycopg.Connection[DictRow], documents: dict[str, int]) -> None:
+    db.execute("DELETE FROM search_frequent_lexemes")
+    for lexeme, count in documents.items():
+        db.execute("INSERT INTO search_frequent_lexemes VALUES (%s, %s)", (lexeme, count))
+
+
+@pytest.mark.parametrize(
+    ("words", "filters", "fills"),
+    [
+        (["'a'"], [], True),  # 500 of 1 000 rows
+        (["'a'"], [["@c:food"]], False),  # 500 × 10 %
+        (["'a'"], [["@r:KR-49-01", "@r:KR-49-02"]], True),  # 500 × 60 %
+        (["'a' | 'b'"], [["@r:KR-49-02"]], False),  # 500 × 20 %
+        (["'b'"], [], False),  # off the list: under 50
+        (["'a'", "'b'"], [], False),  # the rarer word bounds
+        (["('a' | 'zz':*)"], [["@nowhere"]], False),  # a filter off the list: under 5 %
+    ],
+)
+async def test_the_newest_window_is_read_alone_when_words_and_filters_may_fill_it(
+    router: ShardRouter,
+    db: psycopg.Connection[DictRow],
+    words: list[str],
+    filters: list[list[str]],
+    fills: bool,
+) -> None:
+    _list_exactly(db, {"": 1000, "a": 500, "@c:food": 100, "@r:KR-49-01": 400, "@r:KR-49-02": 200})
+    async with router.connection() as conn:
+        assert await FrequentLexemes().may_fill(conn, words, filters, 200) is fills
+        db.execute("DELETE FROM search_frequent_lexemes")
+        assert await FrequentLexemes().may_fill(conn, words, filters, 200) is False
 
 
 async def test_a_word_off_the_frequent_list_skips_the_newest_window_alone(
@@ -357,11 +397,8 @@ async def test_a_word_off_the_frequent_list_skips_the_newest_window_alone(
     """Same results either way; one ranking statement instead of two."""
     ranking: list[str] = []
 
-    async def searched(threshold: int) -> list[UUID]:
-        db.execute(
-            "SELECT refresh_search_frequent_lexemes(%s, %s)",
-            (postgres.window_edges(datetime.now(UTC))[0], threshold),
-        )
+    async def searched(documents: dict[str, int]) -> list[UUID]:
+        _list_exactly(db, documents)
         backend = PostgresSearchBackend(router, FrequentLexemes())
         ranking.clear()
         async with router.connection() as conn:
@@ -378,10 +415,10 @@ async def test_a_word_off_the_frequent_list_skips_the_newest_window_alone(
                 result = await backend.search_on(conn, SearchQuery(text="귤따기", sort="newest"))
         return [hit.id for hit in result.hits]
 
-    listed = await searched(1)
+    listed = await searched({"": 1000, "귤": 500, "따다": 500, "귤따기": 500})
     with_first_window = len(ranking)
     assert "NULL::uuid[] AS ids" not in ranking[0]  # the newest window alone
-    unlisted = await searched(10_000)
+    unlisted = await searched({"": 1000})
     assert len(ranking) == with_first_window - 1
     assert "NULL::uuid[] AS ids" in ranking[0]  # every window at once
     assert listed == unlisted and set(indexed.values()) <= set(listed)

@@ -1,8 +1,8 @@
-"""Words frequent in the newest search window (migration 0019).
+"""Lexemes frequent in the newest search window (migrations 0019 and 0021).
 
-The PostgreSQL backend reads the newest window alone first only when every
-word of the query may fill the candidate limit there; otherwise it goes
-straight to all windows. This module keeps the list: the hourly job rewrites
+The PostgreSQL backend reads the newest window alone first only when the
+query's words and filters may fill the candidate limit there; otherwise it
+goes straight to all windows. This module keeps the list: the hourly job rewrites
 it from the index, and each API process holds a copy for ``RELOAD_S``.
 The list guides cost only — both paths return the same candidates — so a
 stale or empty list is never wrong, at most slower.
@@ -12,16 +12,16 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
 from dongne.db.router import ShardRouter, Workload
 
-# Listed when in at least this many rows of the newest window. A query word
-# with no listed lexeme cannot fill the candidate limit (200) unless its
-# alternatives (synonyms, compound parts) add up past it: a quarter of the
-# limit leaves room for four.
+# Listed when in at least this many rows of the newest window (the empty
+# lexeme counts the rows). A query word with no listed lexeme cannot fill the
+# candidate limit (200) unless its alternatives (synonyms, compound parts)
+# add up past it: a quarter of the limit leaves room for four.
 FREQUENT_AT = 50
 RELOAD_S = 300.0
 _QUOTED = re.compile(r"'((?:[^']|'')*)'")
@@ -36,27 +36,41 @@ class FrequentLexemes:
     """One process's copy of the list, reloaded when older than ``RELOAD_S``."""
 
     def __init__(self) -> None:
-        self._lexemes: frozenset[str] = frozenset()
+        self._documents: dict[str, int] = {}
         self._loaded_at: float | None = None
 
-    async def may_fill(self, conn: Any, unit_queries: Iterable[str]) -> bool:
-        """Whether every word (one tsquery each) has a lexeme on the list."""
-        lexemes = await self._current(conn)
-        return all(
-            any(lexeme in lexemes for lexeme in tsquery_lexemes(query)) for query in unit_queries
-        )
+    async def may_fill(
+        self, conn: Any, unit_queries: Sequence[str], filters: Sequence[Sequence[str]], limit: int
+    ) -> bool:
+        """Whether the newest window may hold ``limit`` rows with every word (one
+        tsquery each) and every filter (groups of ORed lexemes): the rarest
+        word's rows, thinned by each filter group's share of the window's rows
+        as if they were independent. A lexeme off the list counts as just under
+        ``FREQUENT_AT`` rows, the most it can have; a word's alternatives as the
+        most frequent of them."""
+        documents = await self._current(conn)
+        rows = documents.get("", 0)
+        if not rows:
+            return False
 
-    async def _current(self, conn: Any) -> frozenset[str]:
+        def count(lexeme: str) -> int:
+            return documents.get(lexeme, FREQUENT_AT - 1)
+
+        expected = float(
+            min(max(map(count, tsquery_lexemes(query)), default=0) for query in unit_queries)
+        )
+        for group in filters:
+            expected *= min(1.0, sum(map(count, group)) / rows)
+        return expected >= limit
+
+    async def _current(self, conn: Any) -> dict[str, int]:
         now = time.monotonic()
         if self._loaded_at is None or now - self._loaded_at > RELOAD_S:
             # Marked first: concurrent searches keep the old copy meanwhile.
             self._loaded_at = now
-            cursor = await conn.execute(
-                "SELECT coalesce(array_agg(lexeme), '{}') AS lexemes FROM search_frequent_lexemes"
-            )
-            row = await cursor.fetchone()
-            self._lexemes = frozenset(row["lexemes"])
-        return self._lexemes
+            cursor = await conn.execute("SELECT lexeme, documents FROM search_frequent_lexemes")
+            self._documents = {row["lexeme"]: row["documents"] for row in await cursor.fetchall()}
+        return self._documents
 
 
 # The API process's copy, shared by its backends.

@@ -36,7 +36,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 from uuid import UUID
@@ -156,10 +156,6 @@ def _id_at(millis: int) -> UUID:
     return UUID(int=min(max(millis, 0), (1 << 48) - 1) << 80)
 
 
-def _one_of(prefix: str, values: Iterable[str]) -> str:
-    return "(" + " | ".join(lexeme(f"{prefix}{value}") for value in values) + ")"
-
-
 def _and(words: str, filters: str | None) -> str | None:
     if not words:
         return None
@@ -244,26 +240,32 @@ def _hashtags(query: SearchQuery) -> list[str]:
     return [tag.replace("\x00", "") for tag in query.hashtags]
 
 
-def filter_tsquery(query: SearchQuery) -> str | None:
-    """The filters as lexemes of the document (migration 0014), ANDed, or None."""
-    parts = []
+def filter_groups(query: SearchQuery) -> list[list[str]]:
+    """The filters as lexemes of the document (migration 0014): the lexemes of
+    each group ORed, the groups ANDed."""
+    groups: list[list[str]] = []
     if query.regions is not None:
-        parts.append(_one_of("@r:", _region_cover(query.regions)) if query.regions else "'@r:'")
+        groups.append([f"@r:{code}" for code in _region_cover(query.regions)] or ["@r:"])
     if query.category is not None:
-        parts.append(lexeme(f"@c:{query.category}"))
+        groups.append([f"@c:{query.category}"])
     if query.hashtags:
-        parts.append(_one_of("@h:", _hashtags(query)))
+        groups.append([f"@h:{tag}" for tag in _hashtags(query)])
     if query.urgency is not None:
-        parts.append(lexeme(f"@u:{query.urgency}"))
+        groups.append([f"@u:{query.urgency}"])
     if query.has_answers is not None:
-        parts.append(lexeme(f"@a:{int(query.has_answers)}"))
+        groups.append([f"@a:{int(query.has_answers)}"])
     if query.local_only:
-        parts.append(lexeme("@v:1"))
+        groups.append(["@v:1"])
     if query.near is not None:
-        parts.append(_one_of("", grid_cells(query.near)))
+        groups.append(grid_cells(query.near))
     if set(query.statuses) != SEARCHABLE_STATUSES:
-        parts.append(_one_of("@s:", query.statuses))
-    return " & ".join(parts) or None
+        groups.append([f"@s:{status}" for status in query.statuses])
+    return groups
+
+
+def filter_tsquery(groups: list[list[str]]) -> str | None:
+    """The filter groups as one tsquery, or None."""
+    return " & ".join("(" + " | ".join(map(lexeme, group)) + ")" for group in groups) or None
 
 
 def _filters(query: SearchQuery) -> tuple[list[str], dict[str, Any]]:
@@ -468,7 +470,8 @@ class PostgresSearchBackend:
         exact = [unit_tsquery(u) for u in units]
         # The wider stage: the last word may be unfinished.
         wide = [unit_tsquery(u, prefix=i == n - 1) for i, u in enumerate(units)]
-        filters = filter_tsquery(query)
+        groups = filter_groups(query)
+        filters = filter_tsquery(groups)
         params.update(
             all=" & ".join(f"({q})" for q in exact) or None,
             any=" | ".join(f"({q})" for q in wide) or None,
@@ -485,7 +488,7 @@ class PostgresSearchBackend:
         # exactly, so the first window's matches are neither lost nor doubled.
         now = datetime.now(UTC)
         outcome = None
-        if units and await self._frequent.may_fill(conn, exact):
+        if units and await self._frequent.may_fill(conn, exact, groups, CANDIDATE_LIMIT):
             # The first window alone first: when it holds a full candidate set
             # (a frequent word), that set is the answer, and the statement plans
             # one or two month partitions instead of all of them.
