@@ -310,7 +310,8 @@ async def test_a_search_takes_its_partition_locks_on_the_fast_path(
 async def test_a_failed_search_reports_its_error_and_leaves_the_connection_idle(
     settings: Settings, database_url: str, indexed: dict[int, UUID], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """One pooled connection: the search after a failed one runs on it."""
+    """One pooled connection: the search after a failed one runs on it (the
+    failure: a ranking statement dividing by zero)."""
     single = settings.model_copy(update={"read_pool": PoolSettings(
         min_size=1, max_size=1, statement_timeout_ms=30_000, acquire_timeout_s=5,
     )})  # fmt: skip
@@ -318,9 +319,7 @@ async def test_a_failed_search_reports_its_error_and_leaves_the_connection_idle(
     await router.open()
     try:
         backend = PostgresSearchBackend(router)
-        monkeypatch.setattr(
-            postgres, "_PAGE_ROWS", "SELECT 1 / 0 AS x WHERE %(ids)s::uuid[] IS NOT NULL"
-        )
+        monkeypatch.setattr(postgres, "_FACETS", "SELECT to_json(1 / (%(cap)s - %(cap)s))")
         with pytest.raises(psycopg.errors.DivisionByZero):
             await backend.search(SearchQuery(text="귤따기"))
         monkeypatch.undo()
@@ -408,6 +407,8 @@ async def test_a_word_off_the_frequent_list_skips_the_newest_window_alone(
                 text = statement.decode() if isinstance(statement, bytes) else str(statement)
                 if "WITH c AS MATERIALIZED" in text:
                     ranking.append(text)
+                # The last ranking statement brings the page's rows itself.
+                assert text != postgres._PAGE_ROWS
                 return await real(statement, params, **options)
 
             conn.execute = counting  # type: ignore[method-assign,assignment]

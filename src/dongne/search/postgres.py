@@ -428,6 +428,8 @@ class _Ranked(NamedTuple):
     page: list[dict[str, Any]]
     facets: list[Any]
     ids: list[UUID]
+    # The page's rows, read by the same statement when it was the last.
+    shown: list[dict[str, Any]] | None = None
 
 
 class PostgresSearchBackend:
@@ -512,7 +514,10 @@ class PostgresSearchBackend:
         if len(page) > query.limit:
             page = page[: query.limit]
             next_cursor = _cursor_for(query.sort, page[-1])
-        rows = await self._page_rows(conn, page)
+        if outcome.shown is not None:
+            rows = _in_page_order(page, outcome.shown)
+        else:
+            rows = await self._page_rows(conn, page)
         terms = [t for u in units for t in unit_terms(u)] + [w for w in raw.split() if len(w) >= 2]
         hits = [_hit(row, terms if query.highlight else None) for row in rows]
         return SearchResult(
@@ -606,34 +611,53 @@ class PostgresSearchBackend:
                     f"WHERE ({column}, id) < (%(after_key)s::{key_type}, %(after_id)s::uuid)"
                 )
         facets = _FACETS if query.facets else "SELECT '[]'::json"
+        # The page's rows come with the ranking when this statement is the
+        # last of the search (one round trip fewer): always for all windows,
+        # for the first window alone when it filled the candidate limit.
+        last = "(SELECT count(*) FROM c) >= %(cap)s" if windows == 1 else "true"
+        params["shown"] = query.limit
         # Fixed fragments only (allow-listed above); every value is a parameter.
         statement = f"""
             WITH c AS MATERIALIZED ({candidates}),
-            r AS ({ranked})
+            r AS ({ranked}),
+            p AS MATERIALIZED (SELECT * FROM r {cursor_clause} ORDER BY {order} LIMIT %(limit)s)
             SELECT (SELECT count(*) FROM c) AS total,
                    (SELECT coalesce(json_agg(json_build_array(p.id, p.score, p.sort_key)
-                                             ORDER BY {order}), '[]')
-                    FROM (SELECT * FROM r {cursor_clause} ORDER BY {order} LIMIT %(limit)s) p)
-                       AS page,
+                                             ORDER BY {order}), '[]') FROM p) AS page,
                    ({facets}) AS facets,
-                   {ids} AS ids
+                   {ids} AS ids,
+                   CASE WHEN {last} THEN
+                       (SELECT coalesce(json_agg(x), '[]') FROM search_page_rows(
+                           ARRAY(SELECT id FROM p ORDER BY {order} LIMIT %(shown)s)) x)
+                   END AS shown
         """  # noqa: S608
         cursor = await conn.execute(statement.encode(), params, prepare=False)
         row = await cursor.fetchone()
         page = [{"id": UUID(i), "score": score, "sort_key": key} for i, score, key in row["page"]]
-        return _Ranked(int(row["total"]), page, row["facets"], row["ids"] or [])
+        shown = None if row["shown"] is None else [_from_json(found) for found in row["shown"]]
+        return _Ranked(int(row["total"]), page, row["facets"], row["ids"] or [], shown)
 
     async def _page_rows(self, conn: Any, page: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if not page:
             return []
         cursor = await conn.execute(_PAGE_ROWS.encode(), {"ids": [p["id"] for p in page]})
-        by_id = {row["id"]: row for row in await cursor.fetchall()}
-        rows = []
-        for entry in page:
-            row = by_id.get(entry["id"])
-            if row is not None:
-                rows.append({**row, "score": entry["score"], "sort_key": entry["sort_key"]})
-        return rows
+        return _in_page_order(page, await cursor.fetchall())
+
+
+def _from_json(row: dict[str, Any]) -> dict[str, Any]:
+    """A ``search_page_rows`` row as JSON, typed as psycopg would read it."""
+    return {**row, "id": UUID(row["id"]), "created_at": datetime.fromisoformat(row["created_at"])}
+
+
+def _in_page_order(page: list[dict[str, Any]], found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The page's rows that are still visible, in its order, with its sort keys."""
+    by_id = {row["id"]: row for row in found}
+    rows = []
+    for entry in page:
+        row = by_id.get(entry["id"])
+        if row is not None:
+            rows.append({**row, "score": entry["score"], "sort_key": entry["sort_key"]})
+    return rows
 
 
 async def _common(conn: Any, tsquery: str | None) -> bool:
