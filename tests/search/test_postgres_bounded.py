@@ -22,7 +22,7 @@ from dongne.search import postgres, services
 from dongne.search.contract import GeoFilter, SearchQuery
 from dongne.search.frequency import FrequentLexemes
 from dongne.search.postgres import PostgresSearchBackend
-from tests.support.factories import make_answer, make_question, make_user
+from tests.support.factories import make_aged_questions, make_answer, make_question, make_user
 
 # Days ago: one question in each of the four windows, two in the newest.
 AGES = [1, 2, 45, 200, 300, 420, 500]
@@ -37,18 +37,11 @@ def spread(database_url: str) -> Iterator[dict[int, UUID]]:
             "SELECT ensure_question_partitions((now() - interval '18 months')::date, now()::date)"
         )
         author = make_user(db, nickname="귤농부")
-        ids = {}
-        for age in AGES:
-            row = db.execute(
-                "SELECT uuidv7(make_interval(days => %s) * -1) AS id", (age,)
-            ).fetchone()
-            assert row is not None
-            ids[age] = make_question(
-                db, author, id=row["id"], title=f"귤따기 체험 농장 추천 ({age}일 전)",
-                content="아이들과 귤따기 체험을 하려고 해요. 농장 추천 부탁드립니다.",
-                category="travel",
-            )  # fmt: skip
-        yield ids
+        yield make_aged_questions(
+            db, author, AGES, "귤따기 체험 농장 추천 ({age}일 전)",
+            content="아이들과 귤따기 체험을 하려고 해요. 농장 추천 부탁드립니다.",
+            category="travel",
+        )  # fmt: skip
 
 
 @pytest.fixture(scope="module")

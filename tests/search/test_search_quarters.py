@@ -16,7 +16,7 @@ from dongne.db.router import ShardRouter
 from dongne.search import postgres, services
 from dongne.search.contract import SearchQuery
 from dongne.search.postgres import PostgresSearchBackend
-from tests.support.factories import make_question, make_user
+from tests.support.factories import make_aged_questions, make_user
 
 AGES = [1, 20, 45, 100, 130, 200, 260, 300, 380, 420, 500]
 
@@ -28,18 +28,11 @@ def spread(database_url: str) -> Iterator[dict[int, UUID]]:
             "SELECT ensure_question_partitions((now() - interval '18 months')::date, now()::date)"
         )
         author = make_user(db, nickname="오름지기")
-        ids = {}
-        for age in AGES:
-            row = db.execute(
-                "SELECT uuidv7(make_interval(days => %s) * -1) AS id", (age,)
-            ).fetchone()
-            assert row is not None
-            ids[age] = make_question(
-                db, author, id=row["id"], title=f"새별오름 억새 언제 예뻐요 ({age}일 전)",
-                content="가을에 새별오름 억새 보러 가려는데 언제가 제일 예쁜가요?",
-                category="travel",
-            )  # fmt: skip
-        yield ids
+        yield make_aged_questions(
+            db, author, AGES, "새별오름 억새 언제 예뻐요 ({age}일 전)",
+            content="가을에 새별오름 억새 보러 가려는데 언제가 제일 예쁜가요?",
+            category="travel",
+        )  # fmt: skip
 
 
 def _partitions(db: psycopg.Connection[DictRow]) -> list[str]:

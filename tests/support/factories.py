@@ -45,6 +45,19 @@ def make_question(db: psycopg.Connection[DictRow], user_id: UUID, **fields: Any)
     return _insert(db, "questions", {**values, **fields})
 
 
+def make_aged_questions(
+    db: psycopg.Connection[DictRow], user_id: UUID, ages: list[int], title: str, **fields: Any
+) -> dict[int, UUID]:
+    """One question per age in days, created that long ago (its UUIDv7 id is
+    its creation time); ``title`` may hold ``{age}``."""
+    ids = {}
+    for age in ages:
+        row = db.execute("SELECT uuidv7(make_interval(days => %s) * -1) AS id", (age,)).fetchone()
+        assert row is not None
+        ids[age] = make_question(db, user_id, id=row["id"], title=title.format(age=age), **fields)
+    return ids
+
+
 def make_answer(
     db: psycopg.Connection[DictRow], question_id: UUID, user_id: UUID, **fields: Any
 ) -> UUID:

@@ -1,4 +1,4 @@
-"""Lexemes frequent in the newest search window (migrations 0019 and 0021).
+"""Lexemes frequent in the newest search window (migration 0019).
 
 The PostgreSQL backend reads the newest window alone first only when the
 query's words and filters may fill the candidate limit there; otherwise it

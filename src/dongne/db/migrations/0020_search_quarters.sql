@@ -8,6 +8,23 @@
 -- the ``merge_search_quarters`` job). ``questions`` keeps its months: only
 -- the derived search index changes shape.
 
+-- A new search partition takes every statistics target the parent sets.
+CREATE FUNCTION question_search_copy_statistics(part text) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    target record;
+BEGIN
+    FOR target IN
+        SELECT attname, attstattarget FROM pg_attribute
+        WHERE attrelid = 'question_search'::regclass AND attstattarget IS NOT NULL
+          AND attnum > 0 AND NOT attisdropped
+    LOOP
+        EXECUTE format('ALTER TABLE %I ALTER COLUMN %I SET STATISTICS %s',
+                       part, target.attname, target.attstattarget);
+    END LOOP;
+END;
+$$;
+
 -- One quarter per call, the oldest due: each merge is its own transaction.
 -- Writers of those months (the outbox sync) wait while the rows are copied
 -- and indexed beside them; searches read on until the swap at the end,
@@ -24,7 +41,6 @@ DECLARE
     name text;
     low uuid;
     high uuid;
-    target record;
 BEGIN
     SELECT min(date_trunc('quarter', to_date(substr(c.relname, 18, 4) || substr(c.relname, 23, 2),
                                              'YYYYMM')))::date
@@ -57,14 +73,7 @@ BEGIN
     EXECUTE format('ALTER TABLE %I ADD PRIMARY KEY (question_id)', name);
     EXECUTE format('CREATE INDEX ON %I USING gin (document)', name);
     EXECUTE format('CREATE INDEX ON %I USING gin (title gin_trgm_ops)', name);
-    FOR target IN
-        SELECT attname, attstattarget FROM pg_attribute
-        WHERE attrelid = 'question_search'::regclass AND attstattarget IS NOT NULL
-          AND attnum > 0 AND NOT attisdropped
-    LOOP
-        EXECUTE format('ALTER TABLE %I ALTER COLUMN %I SET STATISTICS %s',
-                       name, target.attname, target.attstattarget);
-    END LOOP;
+    PERFORM question_search_copy_statistics(name);
     FOREACH part IN ARRAY months LOOP
         EXECUTE format('ALTER TABLE question_search DETACH PARTITION %I', part);
         EXECUTE format('DROP TABLE %I', part);
@@ -88,7 +97,6 @@ DECLARE
     suffix text;
     low uuid;
     high uuid;
-    target record;
 BEGIN
     WHILE month <= date_trunc('month', last_month) LOOP
         suffix := format('_y%sm%s', to_char(month, 'YYYY'), to_char(month, 'MM'));
@@ -105,15 +113,7 @@ BEGIN
             EXECUTE format(
                 'CREATE TABLE %I PARTITION OF question_search FOR VALUES FROM (%L) TO (%L)',
                 'question_search' || suffix, low, high);
-            FOR target IN
-                SELECT attname, attstattarget FROM pg_attribute
-                WHERE attrelid = 'question_search'::regclass AND attstattarget IS NOT NULL
-                  AND attnum > 0 AND NOT attisdropped
-            LOOP
-                EXECUTE format('ALTER TABLE %I ALTER COLUMN %I SET STATISTICS %s',
-                               'question_search' || suffix, target.attname,
-                               target.attstattarget);
-            END LOOP;
+            PERFORM question_search_copy_statistics('question_search' || suffix);
         END IF;
         month := month + interval '1 month';
     END LOOP;
