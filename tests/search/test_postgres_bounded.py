@@ -416,3 +416,36 @@ async def test_a_word_off_the_frequent_list_skips_the_newest_window_alone(
     assert len(ranking) == with_first_window - 1
     assert "NULL::uuid[] AS ids" in ranking[0]  # every window at once
     assert listed == unlisted and set(indexed.values()) <= set(listed)
+
+
+def test_a_frequent_query_reads_a_narrower_newest_window_alone() -> None:
+    now = datetime(2026, 11, 26, 12, tzinfo=UTC)
+    month = postgres.window_edges(now)[0]
+    assert postgres.narrow_edge(now, 0) is None
+    assert postgres.narrow_edge(now, 300) is None  # the whole window: under 2 × 200
+    # 4 000 expected over 25.5 days: a tenth of them holds 400.
+    edge = postgres.narrow_edge(now, 4000)
+    assert edge == postgres.id_floor(now - (now - datetime(2026, 11, 1, tzinfo=UTC)) / 10)
+    assert postgres.narrow_edge(now, 10**9) == postgres.id_floor(now - timedelta(days=1))
+    bounds = postgres._window_bounds(now, ascending=False, first_edge=edge)
+    assert bounds[0] == (edge, postgres.id_floor(now + postgres.CLOCK_SLACK))
+    assert bounds[1] == (month, edge)
+    assert all(newer[0] == older[1] for newer, older in pairwise(bounds))
+    assert bounds[-1][0] is None
+
+
+async def test_a_narrowed_newest_window_finds_what_the_whole_one_finds(
+    router: ShardRouter,
+    db: psycopg.Connection[DictRow],
+    indexed: dict[int, UUID],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The newest day alone holds too few, so the rest follows: same results."""
+    monkeypatch.setattr(postgres, "CANDIDATE_LIMIT", 3)
+    found = []
+    for counts in ({"": 1000, "귤": 10**6}, {}):
+        _list_exactly(db, counts)
+        backend = PostgresSearchBackend(router, FrequentLexemes())
+        result = await backend.search(SearchQuery(text="귤따기", sort="newest", limit=10))
+        found.append([hit.id for hit in result.hits])
+    assert found[0] == found[1] == [indexed[age] for age in AGES[:3]]

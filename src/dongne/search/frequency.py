@@ -42,16 +42,22 @@ class FrequentLexemes:
     async def may_fill(
         self, conn: Any, unit_queries: Sequence[str], filters: Sequence[Sequence[str]], limit: int
     ) -> bool:
-        """Whether the newest window may hold ``limit`` rows with every word (one
-        tsquery each) and every filter (groups of ORed lexemes): the rarest
-        word's rows, thinned by each filter group's share of the window's rows
-        as if they were independent. A lexeme off the list counts as just under
-        ``FREQUENT_AT`` rows, the most it can have; a word's alternatives as the
-        most frequent of them."""
+        """Whether the newest window may hold ``limit`` rows with every word."""
+        return await self.expected_rows(conn, unit_queries, filters) >= limit
+
+    async def expected_rows(
+        self, conn: Any, unit_queries: Sequence[str], filters: Sequence[Sequence[str]]
+    ) -> float:
+        """The rows of the newest window with every word (one tsquery each) and
+        every filter (groups of ORed lexemes): the rarest word's rows, thinned
+        by each filter group's share of the window's rows as if they were
+        independent. A lexeme off the list counts as just under
+        ``FREQUENT_AT`` rows, the most it can have; a word's alternatives as
+        the most frequent of them. 0 while the list is empty."""
         documents = await self._current(conn)
         rows = documents.get("", 0)
         if not rows:
-            return False
+            return 0.0
 
         def count(lexeme: str) -> int:
             return documents.get(lexeme, FREQUENT_AT - 1)
@@ -61,7 +67,7 @@ class FrequentLexemes:
         )
         for group in filters:
             expected *= min(1.0, sum(map(count, group)) / rows)
-        return expected >= limit
+        return expected
 
     async def _current(self, conn: Any) -> dict[str, int]:
         now = time.monotonic()

@@ -80,6 +80,10 @@ WINDOWS = (timedelta(days=7), timedelta(days=31), timedelta(days=123), timedelta
 # statement planned them too. A day covers any clock skew between the servers
 # that stamp ids and this one.
 CLOCK_SLACK = timedelta(days=1)
+# A newest window read alone for a frequent query (``narrow_edge``): about
+# twice the candidate limit by the estimate, never less than a day.
+NARROW_MARGIN = 2.0
+NARROW_MIN = timedelta(days=1)
 # The months before the current one whose search partitions stay monthly;
 # older quarters are merged into one partition each (migration 0020).
 MONTHLY_SEARCH_MONTHS = 3
@@ -370,9 +374,29 @@ def window_edges(now: datetime) -> list[UUID]:
 _REGION_CHECK = "s.region_code = ANY(%(regions)s::varchar[])"
 
 
-def _window_bounds(now: datetime, ascending: bool) -> list[tuple[UUID | None, UUID | None]]:
-    """[low, high) id ranges in reading order: newest first (oldest first ascending)."""
+def narrow_edge(now: datetime, expected: float) -> UUID | None:
+    """Where the newest window read alone should begin for a query expected to
+    match ``expected`` of its rows: late enough to hold about twice the
+    candidate limit (the estimate assumes independent filters), at least a day
+    back; None when the whole window is needed. A frequent word then walks a
+    few days' rows by primary key instead of fetching the month's matches."""
+    start = window_edges(now)[0].int >> 80
+    span_ms = now.timestamp() * 1000 - start
+    share = NARROW_MARGIN * CANDIDATE_LIMIT / expected if expected else 1.0
+    if share >= 1.0:
+        return None
+    back_ms = max(span_ms * share, NARROW_MIN.total_seconds() * 1000)
+    return id_floor(now - timedelta(milliseconds=back_ms)) if back_ms < span_ms else None
+
+
+def _window_bounds(
+    now: datetime, ascending: bool, first_edge: UUID | None = None
+) -> list[tuple[UUID | None, UUID | None]]:
+    """[low, high) id ranges in reading order: newest first (oldest first ascending);
+    ``first_edge`` splits the newest window (``narrow_edge``)."""
     edges = window_edges(now)
+    if first_edge is not None and first_edge > edges[0]:
+        edges = [first_edge, *edges]
     ranges: list[tuple[UUID | None, UUID | None]] = [(edges[0], id_floor(now + CLOCK_SLACK))]
     ranges += [(low, high) for low, high in zip(edges[1:], edges, strict=False)]
     ranges.append((None, edges[-1]))
@@ -393,6 +417,7 @@ def _candidates(
     windows: int,
     known: list[UUID] | None,
     now: datetime,
+    first_edge: UUID | None = None,
 ) -> str:
     """The newest (oldest) matches up to the cap, window by window (the first ones).
 
@@ -401,7 +426,7 @@ def _candidates(
     """
     direction = "ASC" if ascending else "DESC"
     branches = []
-    bounds_in_order = _window_bounds(now, ascending)[:windows]
+    bounds_in_order = _window_bounds(now, ascending, first_edge)[:windows]
     for i, (low, high) in enumerate(bounds_in_order):
         bounds = []
         if i == 0 and known is not None:
@@ -490,15 +515,20 @@ class PostgresSearchBackend:
         # exactly, so the first window's matches are neither lost nor doubled.
         now = datetime.now(UTC)
         outcome = None
-        if units and await self._frequent.may_fill(conn, exact, groups, CANDIDATE_LIMIT):
+        expected = await self._frequent.expected_rows(conn, exact, groups) if units else 0.0
+        if units and expected >= CANDIDATE_LIMIT:
             # The first window alone first: when it holds a full candidate set
             # (a frequent word), that set is the answer, and the statement plans
             # one or two month partitions instead of all of them.
-            outcome = await self._rank(conn, query, words, "1.0", where, params, now, windows=1)
+            first = None if query.sort == "oldest" else narrow_edge(now, expected)
+            outcome = await self._rank(
+                conn, query, words, "1.0", where, params, now, windows=1, first_edge=first
+            )
             if outcome.total < CANDIDATE_LIMIT:
                 outcome = await self._rank(
-                    conn, query, words, "1.0", where, params, now, known=outcome.ids
-                )
+                    conn, query, words, "1.0", where, params, now, known=outcome.ids,
+                    first_edge=first,
+                )  # fmt: skip
         elif units:
             outcome = await self._rank(conn, query, words, "1.0", where, params, now)
         relaxed = False
@@ -574,15 +604,16 @@ class PostgresSearchBackend:
         where: list[str],
         params: dict[str, Any],
         now: datetime,
-        windows: int = len(WINDOWS) + 1,
+        windows: int = len(WINDOWS) + 2,
         known: list[UUID] | None = None,
+        first_edge: UUID | None = None,
     ) -> _Ranked:
         """Candidates → their count, the page's ids and sort keys in order, facets;
         and, from the first window alone, the candidates' ids."""
         spec = _SORT_KEYS[query.sort]
         params["limit"] = query.limit + 1
         ascending = query.sort == "oldest"
-        candidates = _candidates(match, where, params, ascending, windows, known, now)
+        candidates = _candidates(match, where, params, ascending, windows, known, now, first_edge)
         ids = "(SELECT array_agg(question_id) FROM c)" if windows == 1 else "NULL::uuid[]"
         key = "NULL::float8" if spec is None or query.sort == "relevance" else spec[0]
         source = "c"
