@@ -39,12 +39,6 @@ class FrequentLexemes:
         self._documents: dict[str, int] = {}
         self._loaded_at: float | None = None
 
-    async def may_fill(
-        self, conn: Any, unit_queries: Sequence[str], filters: Sequence[Sequence[str]], limit: int
-    ) -> bool:
-        """Whether the newest window may hold ``limit`` rows with every word."""
-        return await self.expected_rows(conn, unit_queries, filters) >= limit
-
     async def expected_rows(
         self, conn: Any, unit_queries: Sequence[str], filters: Sequence[Sequence[str]]
     ) -> float:

@@ -135,11 +135,6 @@ _FACETS = """
                            WHEN 'regions' THEN %(f_regions)s ELSE %(f_hashtags)s END
 """
 
-# A function with a generic plan cached per connection (migration 0016): the
-# ids are known only at run time, so planning per search weighed every index of
-# each month partition the page touched.
-_PAGE_ROWS = "SELECT * FROM search_page_rows(%(ids)s::uuid[])"
-
 # One search, one backend core: parallel workers would only steal the cores of
 # the searches running beside it (and reorder the windows). And never a
 # sequential scan: under a LIMIT the planner reckons a rare word's handful of
@@ -544,10 +539,8 @@ class PostgresSearchBackend:
         if len(page) > query.limit:
             page = page[: query.limit]
             next_cursor = _cursor_for(query.sort, page[-1])
-        if outcome.shown is not None:
-            rows = _in_page_order(page, outcome.shown)
-        else:
-            rows = await self._page_rows(conn, page)
+        # Every outcome with a page is a last statement's, which brought its rows.
+        rows = _in_page_order(page, outcome.shown or [])
         terms = [t for u in units for t in unit_terms(u)] + [w for w in raw.split() if len(w) >= 2]
         hits = [_hit(row, terms if query.highlight else None) for row in rows]
         return SearchResult(
@@ -667,12 +660,6 @@ class PostgresSearchBackend:
         page = [{"id": UUID(i), "score": score, "sort_key": key} for i, score, key in row["page"]]
         shown = None if row["shown"] is None else [_from_json(found) for found in row["shown"]]
         return _Ranked(int(row["total"]), page, row["facets"], row["ids"] or [], shown)
-
-    async def _page_rows(self, conn: Any, page: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        if not page:
-            return []
-        cursor = await conn.execute(_PAGE_ROWS.encode(), {"ids": [p["id"] for p in page]})
-        return _in_page_order(page, await cursor.fetchall())
 
 
 def _from_json(row: dict[str, Any]) -> dict[str, Any]:
