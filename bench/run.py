@@ -277,8 +277,9 @@ def start_server(
 
 
 def _scenarios(
-    url: str, base: str, region: str, accept_n: int, max_requests: int
+    url: str, base: str, region: str, accept_n: int, max_requests: int, signed_up: list[str]
 ) -> tuple[list[dict[str, Any]], list[str]]:
+    """The scenarios; the users they sign up are added to ``signed_up``."""
     notes: list[str] = []
     client = httpx.Client(base_url=base, timeout=30)
 
@@ -293,6 +294,7 @@ def _scenarios(
             },
         )
         r.raise_for_status()
+        signed_up.append(str(r.json()["user"]["id"]))
         return str(r.json()["user"]["id"]), str(r.json()["token"])
 
     asker_id, asker = signup("벤치질문자", region)
@@ -392,6 +394,27 @@ def _scenarios(
     ]
     client.close()
     return scenarios, notes
+
+
+def _forget_users(url: str, user_ids: list[str]) -> int:
+    """Delete the users a run signed up, and with them everything they wrote.
+
+    The database is reused by the next run and by ``bench search``: the
+    questions the write scenarios post would otherwise pile up at the newest
+    end of the corpus, where every search begins (5 200 of them once made the
+    most frequent word's search walk past them first)."""
+    if not user_ids:
+        return 0
+    with psycopg.connect(url) as conn:
+        # Counters follow soft deletes only (the product never hard-deletes an
+        # answer): withdrawn first, the generated questions they answered get
+        # their counts back.
+        conn.execute(
+            "UPDATE answers SET deleted_at = now() WHERE user_id = ANY(%s::uuid[])"
+            " AND deleted_at IS NULL AND NOT is_accepted",
+            (user_ids,),
+        )
+        return conn.execute("DELETE FROM users WHERE id = ANY(%s::uuid[])", (user_ids,)).rowcount
 
 
 def _machine(url: str, redis_url: str) -> dict[str, Any]:
@@ -655,9 +678,10 @@ def main(
                 "partitioning": micro.partitioning(conn, region),
             }
         server, port = start_server(url, redis_url)
+        signed_up: list[str] = []
         try:
             scenarios, notes = _scenarios(
-                url, f"http://127.0.0.1:{port}", region, accept_n, requests
+                url, f"http://127.0.0.1:{port}", region, accept_n, requests, signed_up
             )
             load = run_load(
                 port, scenarios, concurrency=concurrency, requests=requests, seconds=seconds
@@ -665,6 +689,7 @@ def main(
         finally:
             server.terminate()
             server.wait(timeout=30)
+            _forget_users(url, signed_up)
         machine = _machine(url, redis_url)
     result = {
         "scale": scale,

@@ -14,13 +14,15 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg.rows import dict_row
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from bench.generate import generate, uuidv7_at
-from bench.run import ForeignDatabaseError, main
+from bench.run import ForeignDatabaseError, _forget_users, main
 
 from bench import load
+from tests.support.factories import make_answer, make_question, make_user
 
 
 def test_generator_at_toy_scale(database_url: str) -> None:
@@ -133,3 +135,24 @@ def test_targets_evaluate_the_cached_feed() -> None:
     status = {t["target"]: t["status"] for t in _targets(load, sqlb)}
     assert status["cached region feed ≥ 0.5×H req/s, p95 ≤ 2×H p95"] == "missed"
     assert status["cached ≥ 2× uncached"] == "missed"
+
+
+def test_a_run_forgets_what_its_users_wrote(database_url: str) -> None:
+    """The write scenarios' users go with their questions and answers; a
+    neighbour's question they answered stays, its counter restored."""
+    with psycopg.connect(database_url, autocommit=True, row_factory=dict_row) as db:
+        neighbour = make_user(db)
+        kept = make_question(db, neighbour)
+        bench_user = make_user(db)
+        posted = make_question(db, bench_user)
+        make_answer(db, posted, neighbour)
+        make_answer(db, kept, bench_user)
+        assert _forget_users(database_url, [str(bench_user)]) == 1
+        assert _forget_users(database_url, []) == 0
+        left = db.execute(
+            "SELECT (SELECT count(*) FROM questions WHERE id = %(posted)s) AS posted,"
+            " (SELECT count(*) FROM answers WHERE question_id = %(posted)s) AS answers,"
+            " (SELECT answer_count FROM questions WHERE id = %(kept)s) AS kept_answers",
+            {"posted": posted, "kept": kept},
+        ).fetchone()
+        assert left == {"posted": 0, "answers": 0, "kept_answers": 0}
