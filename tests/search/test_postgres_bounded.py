@@ -378,9 +378,11 @@ async def test_the_newest_window_is_read_alone_when_words_and_filters_may_fill_i
 ) -> None:
     _list_exactly(db, {"": 1000, "a": 500, "@c:food": 100, "@r:KR-49-01": 400, "@r:KR-49-02": 200})
     async with router.connection() as conn:
-        assert (await FrequentLexemes().expected_rows(conn, words, filters) >= 200) is fills
+        assert (
+            (await FrequentLexemes().shares(conn, words, filters)).expected_rows >= 200
+        ) is fills
         db.execute("DELETE FROM search_frequent_lexemes")
-        assert await FrequentLexemes().expected_rows(conn, words, filters) == 0
+        assert (await FrequentLexemes().shares(conn, words, filters)).expected_rows == 0
 
 
 async def test_a_word_off_the_frequent_list_skips_the_newest_window_alone(
@@ -449,3 +451,45 @@ async def test_a_narrowed_newest_window_finds_what_the_whole_one_finds(
         result = await backend.search(SearchQuery(text="귤따기", sort="newest", limit=10))
         found.append([hit.id for hit in result.hits])
     assert found[0] == found[1] == [indexed[age] for age in AGES[:3]]
+
+
+async def test_a_common_word_is_checked_on_the_rows_the_index_finds(
+    router: ShardRouter, db: psycopg.Connection[DictRow], indexed: dict[int, UUID]
+) -> None:
+    """With 수확 in most rows, the index reads 한라봉 alone and 수확 is checked
+    on its rows: the same questions as when the index reads both."""
+    author = make_user(db, nickname="한라봉농부")
+    # Enough matches that the search does not widen to either word alone.
+    harvest = {
+        make_question(db, author, title=f"한라봉 수확 체험 가능한 곳 {i}", category="travel")
+        for i in range(postgres.RELAX_BELOW)
+    }
+    make_question(db, author, title="한라봉 택배 가격 문의드려요", category="travel")
+    await services.reindex(router)
+    ranking: list[str] = []
+
+    async def searched(documents: dict[str, int]) -> list[UUID]:
+        _list_exactly(db, documents)
+        ranking.clear()
+        async with router.connection() as conn:
+            real = conn.execute
+
+            async def recording(statement: Any, params: Any = None, **options: Any) -> Any:
+                text = statement.decode() if isinstance(statement, bytes) else str(statement)
+                if "WITH c AS MATERIALIZED" in text:
+                    ranking.append(text)
+                return await real(statement, params, **options)
+
+            conn.execute = recording  # type: ignore[method-assign,assignment]
+            async with conn.transaction():
+                result = await PostgresSearchBackend(router, FrequentLexemes()).search_on(
+                    conn, SearchQuery(text="한라봉 수확", category="travel")
+                )
+        assert not result.relaxed
+        return [hit.id for hit in result.hits]
+
+    split = await searched({"": 1000, "수확": 900, "@c:travel": 100})
+    assert "ts_match_vq" in ranking[0]
+    whole = await searched({"": 1000})
+    assert "ts_match_vq" not in ranking[0]
+    assert split == whole and set(split) == harvest

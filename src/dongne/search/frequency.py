@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from dongne.db.router import ShardRouter, Workload
@@ -32,6 +32,22 @@ def tsquery_lexemes(tsquery: str) -> list[str]:
     return [m.replace("''", "'").replace("\\\\", "\\") for m in _QUOTED.findall(tsquery)]
 
 
+class Shares(NamedTuple):
+    words: list[float]
+    groups: list[float]
+    rows: int
+
+    @property
+    def expected_rows(self) -> float:
+        """The rows of the newest window with every word and every filter: the
+        rarest word's rows, thinned by each filter group's share as if they
+        were independent. 0 while the list is empty."""
+        expected = self.rows * min(self.words, default=0.0)
+        for share in self.groups:
+            expected *= share
+        return expected
+
+
 class FrequentLexemes:
     """One process's copy of the list, reloaded when older than ``RELOAD_S``."""
 
@@ -39,29 +55,28 @@ class FrequentLexemes:
         self._documents: dict[str, int] = {}
         self._loaded_at: float | None = None
 
-    async def expected_rows(
+    async def shares(
         self, conn: Any, unit_queries: Sequence[str], filters: Sequence[Sequence[str]]
-    ) -> float:
-        """The rows of the newest window with every word (one tsquery each) and
-        every filter (groups of ORed lexemes): the rarest word's rows, thinned
-        by each filter group's share of the window's rows as if they were
-        independent. A lexeme off the list counts as just under
-        ``FREQUENT_AT`` rows, the most it can have; a word's alternatives as
-        the most frequent of them. 0 while the list is empty."""
+    ) -> Shares:
+        """Each word's (one tsquery each) and each filter group's (ORed
+        lexemes) share of the newest window's rows. A lexeme off the list
+        counts as just under ``FREQUENT_AT`` rows, the most it can have; a
+        word's alternatives as the most frequent of them, a group's lexemes
+        as their sum. All shares are 0 while the list is empty."""
         documents = await self._current(conn)
         rows = documents.get("", 0)
         if not rows:
-            return 0.0
+            return Shares([0.0] * len(unit_queries), [0.0] * len(filters), 0)
 
         def count(lexeme: str) -> int:
             return documents.get(lexeme, FREQUENT_AT - 1)
 
-        expected = float(
-            min(max(map(count, tsquery_lexemes(query)), default=0) for query in unit_queries)
-        )
-        for group in filters:
-            expected *= min(1.0, sum(map(count, group)) / rows)
-        return expected
+        words = [
+            min(1.0, max(map(count, tsquery_lexemes(query)), default=0) / rows)
+            for query in unit_queries
+        ]
+        groups = [min(1.0, sum(map(count, group)) / rows) for group in filters]
+        return Shares(words, groups, rows)
 
     async def _current(self, conn: Any) -> dict[str, int]:
         now = time.monotonic()
