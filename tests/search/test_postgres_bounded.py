@@ -19,7 +19,7 @@ from dongne.config import PoolSettings, Settings
 from dongne.db.router import ShardRouter
 from dongne.geo.services import region_scope
 from dongne.search import postgres, services
-from dongne.search.contract import GeoFilter, SearchQuery
+from dongne.search.contract import GeoFilter, SearchQuery, SearchResult
 from dongne.search.frequency import FrequentLexemes
 from dongne.search.postgres import PostgresSearchBackend
 from tests.support.factories import make_aged_questions, make_answer, make_question, make_user
@@ -27,6 +27,28 @@ from tests.support.factories import make_aged_questions, make_answer, make_quest
 # Days ago: one question in each of the four windows, two in the newest.
 AGES = [1, 2, 45, 200, 300, 420, 500]
 LIMIT = 4
+
+
+async def _recorded_search(
+    router: ShardRouter, query: SearchQuery, backend: PostgresSearchBackend | None = None
+) -> tuple[SearchResult, list[str]]:
+    """A search, and the text of every statement it sent."""
+    sent: list[str] = []
+    async with router.connection() as conn:
+        real = conn.execute
+
+        async def recording(statement: Any, params: Any = None, **options: Any) -> Any:
+            sent.append(statement.decode() if isinstance(statement, bytes) else str(statement))
+            return await real(statement, params, **options)
+
+        conn.execute = recording  # type: ignore[method-assign,assignment]
+        async with conn.transaction():
+            result = await (backend or PostgresSearchBackend(router)).search_on(conn, query)
+    return result, sent
+
+
+def _ranking(sent: list[str]) -> list[str]:
+    return [text for text in sent if "WITH c AS MATERIALIZED" in text]
 
 
 @pytest.fixture(scope="module")
@@ -173,8 +195,11 @@ async def test_common_words_under_narrow_filters_are_not_widened(
         for n in range(postgres.RELAX_BELOW):
             make_question(db, author, title=f"귤 택배 보내는 방법 {n}", category="living")
     await services.reindex(router)
-    narrow = await backend.search(SearchQuery(text="택배", category="food"))
+    narrow, sent = await _recorded_search(router, SearchQuery(text="택배", category="food"))
     assert narrow.hits == [] and not narrow.relaxed
+    # The ranking statement itself asked whether the words are common.
+    assert len(_ranking(sent)) == 1
+    assert not [text for text in sent if text.startswith("SELECT search_words_common")]
 
 
 def test_filter_lexemes_follow_the_row(
@@ -389,34 +414,22 @@ async def test_a_word_off_the_frequent_list_skips_the_newest_window_alone(
     router: ShardRouter, db: psycopg.Connection[DictRow], indexed: dict[int, UUID]
 ) -> None:
     """Same results either way; one ranking statement instead of two."""
-    ranking: list[str] = []
 
-    async def searched(documents: dict[str, int]) -> list[UUID]:
+    async def searched(documents: dict[str, int]) -> tuple[list[UUID], list[str]]:
         _list_exactly(db, documents)
-        backend = PostgresSearchBackend(router, FrequentLexemes())
-        ranking.clear()
-        async with router.connection() as conn:
-            real = conn.execute
+        query = SearchQuery(text="귤따기", sort="newest")
+        result, sent = await _recorded_search(
+            router, query, PostgresSearchBackend(router, FrequentLexemes())
+        )
+        # The last ranking statement brings the page's rows itself.
+        assert not [text for text in sent if text.startswith("SELECT * FROM search_page_rows")]
+        return [hit.id for hit in result.hits], _ranking(sent)
 
-            async def counting(statement: Any, params: Any = None, **options: Any) -> Any:
-                text = statement.decode() if isinstance(statement, bytes) else str(statement)
-                if "WITH c AS MATERIALIZED" in text:
-                    ranking.append(text)
-                # The last ranking statement brings the page's rows itself.
-                assert not text.startswith("SELECT * FROM search_page_rows")
-                return await real(statement, params, **options)
-
-            conn.execute = counting  # type: ignore[method-assign,assignment]
-            async with conn.transaction():
-                result = await backend.search_on(conn, SearchQuery(text="귤따기", sort="newest"))
-        return [hit.id for hit in result.hits]
-
-    listed = await searched({"": 1000, "귤": 500, "따다": 500, "귤따기": 500})
-    with_first_window = len(ranking)
+    listed, ranking = await searched({"": 1000, "귤": 500, "따다": 500, "귤따기": 500})
     assert "NULL::uuid[] AS ids" not in ranking[0]  # the newest window alone
-    unlisted = await searched({"": 1000})
-    assert len(ranking) == with_first_window - 1
-    assert "NULL::uuid[] AS ids" in ranking[0]  # every window at once
+    unlisted, all_windows = await searched({"": 1000})
+    assert len(all_windows) == len(ranking) - 1
+    assert "NULL::uuid[] AS ids" in all_windows[0]  # every window at once
     assert listed == unlisted and set(indexed.values()) <= set(listed)
 
 
@@ -466,30 +479,18 @@ async def test_a_common_word_is_checked_on_the_rows_the_index_finds(
     }
     make_question(db, author, title="한라봉 택배 가격 문의드려요", category="travel")
     await services.reindex(router)
-    ranking: list[str] = []
 
-    async def searched(documents: dict[str, int]) -> list[UUID]:
+    async def searched(documents: dict[str, int]) -> tuple[list[UUID], list[str]]:
         _list_exactly(db, documents)
-        ranking.clear()
-        async with router.connection() as conn:
-            real = conn.execute
-
-            async def recording(statement: Any, params: Any = None, **options: Any) -> Any:
-                text = statement.decode() if isinstance(statement, bytes) else str(statement)
-                if "WITH c AS MATERIALIZED" in text:
-                    ranking.append(text)
-                return await real(statement, params, **options)
-
-            conn.execute = recording  # type: ignore[method-assign,assignment]
-            async with conn.transaction():
-                result = await PostgresSearchBackend(router, FrequentLexemes()).search_on(
-                    conn, SearchQuery(text="한라봉 수확", category="travel")
-                )
+        query = SearchQuery(text="한라봉 수확", category="travel")
+        result, sent = await _recorded_search(
+            router, query, PostgresSearchBackend(router, FrequentLexemes())
+        )
         assert not result.relaxed
-        return [hit.id for hit in result.hits]
+        return [hit.id for hit in result.hits], _ranking(sent)
 
-    split = await searched({"": 1000, "수확": 900, "@c:travel": 100})
+    split, ranking = await searched({"": 1000, "수확": 900, "@c:travel": 100})
     assert "ts_match_vq" in ranking[0]
-    whole = await searched({"": 1000})
+    whole, ranking = await searched({"": 1000})
     assert "ts_match_vq" not in ranking[0]
     assert split == whole and set(split) == harvest

@@ -370,6 +370,13 @@ def window_edges(now: datetime) -> list[UUID]:
 
 
 _REGION_CHECK = "s.region_code = ANY(%(regions)s::varchar[])"
+# ``_common`` inside a ranking statement, for the words of either stage.
+_COMMON_CHECK = {
+    "all": "CASE WHEN (SELECT count(*) FROM c) < %(relax)s THEN"
+    " search_words_common(%(all)s::tsquery, %(relax)s) END",
+    "any": "CASE WHEN (SELECT count(*) FROM c) < %(relax)s THEN"
+    " search_words_common(%(any)s::tsquery, %(relax)s) END",
+}
 
 
 def narrow_edge(now: datetime, expected: float) -> UUID | None:
@@ -453,6 +460,9 @@ class _Ranked(NamedTuple):
     ids: list[UUID]
     # The page's rows, read by the same statement when it was the last.
     shown: list[dict[str, Any]] | None = None
+    # Whether the words alone match at least RELAX_BELOW questions (see
+    # ``_common``), read by the same statement when it found fewer.
+    common: bool | None = None
 
 
 class PostgresSearchBackend:
@@ -526,13 +536,15 @@ class PostgresSearchBackend:
             if outcome.total < CANDIDATE_LIMIT:
                 outcome = await self._rank(
                     conn, query, words, "1.0", where, params, now, known=outcome.ids,
-                    first_edge=first,
+                    first_edge=first, common_words="all",
                 )  # fmt: skip
         elif units:
-            outcome = await self._rank(conn, query, words, "1.0", where, params, now)
+            outcome = await self._rank(
+                conn, query, words, "1.0", where, params, now, common_words="all"
+            )
         relaxed = False
         if (outcome is None or outcome.total < RELAX_BELOW) and not await _common(
-            conn, params["all"]
+            conn, params["all"], outcome
         ):
             wider = await self._widen(conn, query, bool(units), where, params, now)
             if wider is not None and wider.total > (outcome.total if outcome else 0):
@@ -573,9 +585,11 @@ class PostgresSearchBackend:
         words = "s.document @@ %(any_filtered)s::tsquery"
         outcome = None
         if has_units:
-            outcome = await self._rank(conn, query, words, _COVERAGE, where, params, now)
+            outcome = await self._rank(
+                conn, query, words, _COVERAGE, where, params, now, common_words="any"
+            )
             # Real words under narrow filters: no typo to correct.
-            if outcome.total >= RELAX_BELOW or await _common(conn, params["any"]):
+            if outcome.total >= RELAX_BELOW or await _common(conn, params["any"], outcome):
                 return outcome
         similar = f"({words} OR %(raw)s <%% s.title)" if has_units else "%(raw)s <%% s.title"
         if query.regions is not None:
@@ -604,9 +618,12 @@ class PostgresSearchBackend:
         windows: int = len(WINDOWS) + 2,
         known: list[UUID] | None = None,
         first_edge: UUID | None = None,
+        common_words: str | None = None,
     ) -> _Ranked:
         """Candidates → their count, the page's ids and sort keys in order, facets;
-        and, from the first window alone, the candidates' ids."""
+        and, from the first window alone, the candidates' ids. ``common_words``:
+        the parameter holding the words whose ``_common`` answer a search that
+        finds little needs next (one round trip fewer)."""
         spec = _SORT_KEYS[query.sort]
         params["limit"] = query.limit + 1
         ascending = query.sort == "oldest"
@@ -644,6 +661,10 @@ class PostgresSearchBackend:
         # for the first window alone when it filled the candidate limit.
         last = "(SELECT count(*) FROM c) >= %(cap)s" if windows == 1 else "true"
         params["shown"] = query.limit
+        params["relax"] = RELAX_BELOW
+        common = "NULL::boolean"
+        if common_words is not None and params[common_words] is not None:
+            common = _COMMON_CHECK[common_words]
         # Fixed fragments only (allow-listed above); every value is a parameter.
         statement = f"""
             WITH c AS MATERIALIZED ({candidates}),
@@ -657,13 +678,16 @@ class PostgresSearchBackend:
                    CASE WHEN {last} THEN
                        (SELECT coalesce(json_agg(x), '[]') FROM search_page_rows(
                            ARRAY(SELECT id FROM p ORDER BY {order} LIMIT %(shown)s)) x)
-                   END AS shown
+                   END AS shown,
+                   {common} AS common
         """  # noqa: S608
         cursor = await conn.execute(statement.encode(), params, prepare=False)
         row = await cursor.fetchone()
         page = [{"id": UUID(i), "score": score, "sort_key": key} for i, score, key in row["page"]]
         shown = None if row["shown"] is None else [_from_json(found) for found in row["shown"]]
-        return _Ranked(int(row["total"]), page, row["facets"], row["ids"] or [], shown)
+        return _Ranked(
+            int(row["total"]), page, row["facets"], row["ids"] or [], shown, row["common"]
+        )
 
 
 def _strict_match(
@@ -706,14 +730,17 @@ def _in_page_order(page: list[dict[str, Any]], found: list[dict[str, Any]]) -> l
     return rows
 
 
-async def _common(conn: Any, tsquery: str | None) -> bool:
+async def _common(conn: Any, tsquery: str | None, ranked: _Ranked | None = None) -> bool:
     """Whether the words alone (no filters) match at least RELAX_BELOW questions.
 
     Then few results mean the filters are narrow, not that the words are
     misspelt or unfinished, and widening would only add noise (and cost).
+    The ranking statement that found few answers it when it could.
     """
     if tsquery is None:
         return False
+    if ranked is not None and ranked.common is not None:
+        return ranked.common
     cursor = await conn.execute(
         "SELECT search_words_common(%(words)s::tsquery, %(relax)s) AS common",
         {"words": tsquery, "relax": RELAX_BELOW},
