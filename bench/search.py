@@ -285,7 +285,7 @@ def main(
         url = bench_database(urls.database_url, scale)
         data = prepare(url, urls.redis_url, scale, fresh=False)
         with psycopg.connect(url, autocommit=True) as conn:
-            data["merged_quarters"] = _merge_quarters(conn)
+            data["merged_partitions"] = _merge_partitions(conn)
             data["frequent_lexemes"] = _refresh_frequency(conn)
             data["prewarmed_mb"] = _prewarm(conn)
             data["questions_indexed"] = conn.execute(
@@ -352,12 +352,12 @@ def _cpu_s(processes: list[psutil.Process]) -> float:
     return total
 
 
-def _merge_quarters(conn: psycopg.Connection[Any]) -> int:
-    """What the daily ``merge_search_quarters`` job does in service (each
-    quarter once; a few seconds each at 1 M questions)."""
+def _merge_partitions(conn: psycopg.Connection[Any]) -> int:
+    """What the daily ``merge_search_partitions`` job does in service (each
+    quarter or year once; seconds each at 1 M questions)."""
     merged = 0
     upto = merged_before(datetime.now(UTC)).date()
-    while conn.execute("SELECT merge_search_quarter(%s)", (upto,)).fetchone() != (None,):
+    while conn.execute("SELECT merge_search_partitions(%s)", (upto,)).fetchone() != (None,):
         merged += 1
     return merged
 

@@ -136,11 +136,11 @@ async def test_builtin_jobs_run(
     try:
         jobs = {job.name: job for job in default_jobs(runtime)}
         assert {"ensure_partitions", "flush_views", "analyze_hot_tables", "purge_job_runs",
-                "resize_pools", "refresh_search_frequency", "merge_search_quarters",
+                "resize_pools", "refresh_search_frequency", "merge_search_partitions",
                 } <= set(jobs)  # fmt: skip
         scheduler = Scheduler(runtime.router, list(jobs.values()))
         for name in ("ensure_partitions", "flush_views", "analyze_hot_tables", "resize_pools",
-                     "refresh_search_frequency", "merge_search_quarters"):  # fmt: skip
+                     "refresh_search_frequency", "merge_search_partitions"):  # fmt: skip
             outcome = await scheduler.run_slot(jobs[name], _slot())
             assert outcome.status == "succeeded", outcome
     finally:

@@ -10,9 +10,9 @@
 * ``refresh_search_frequency`` (hourly): the words frequent in the newest
   search window, which tell a search whether to read that window alone first
   (``dongne.search.frequency``).
-* ``merge_search_quarters`` (daily 03:37 UTC): the search index's months of
-  quarters that ended three months before this month become one partition
-  per quarter (migration 0020).
+* ``merge_search_partitions`` (daily 03:37 UTC): the search index's months
+  of quarters, and the partitions of years, that ended three months before
+  this month become one partition per quarter or year (migrations 0020, 0022).
 * ``purge_job_runs`` (daily): drop job-run records older than 30 days.
 * ``resize_pools`` (every minute, this process only): pool sizes from wait.
 
@@ -64,8 +64,8 @@ def default_jobs(runtime: Runtime, *, resizer: PoolResizer | None = None) -> lis
     async def refresh_search_frequency() -> int:
         return await search_services.refresh_frequency(router)
 
-    async def merge_search_quarters() -> int:
-        return len(await search_services.merge_quarters(router))
+    async def merge_search_partitions() -> int:
+        return len(await search_services.merge_partitions(router))
 
     async def purge_job_runs() -> int:
         async with router.connection(Workload.BACKGROUND) as conn:
@@ -82,7 +82,7 @@ def default_jobs(runtime: Runtime, *, resizer: PoolResizer | None = None) -> lis
         Job("flush_views", "* * * * *", flush_views),
         Job("analyze_hot_tables", "41 * * * *", analyze_hot_tables),
         Job("refresh_search_frequency", "7 * * * *", refresh_search_frequency),
-        Job("merge_search_quarters", "37 3 * * *", merge_search_quarters),
+        Job("merge_search_partitions", "37 3 * * *", merge_search_partitions),
         Job("purge_job_runs", "23 4 * * *", purge_job_runs),
         Job("resize_pools", "* * * * *", resize_pools, exclusive=False, max_attempts=1),
     ]

@@ -88,7 +88,8 @@ CLOCK_SLACK = timedelta(days=1)
 NARROW_MARGIN = 2.0
 NARROW_MIN = timedelta(days=1)
 # The months before the current one whose search partitions stay monthly;
-# older quarters are merged into one partition each (migration 0020).
+# older quarters, and years, are merged into one partition each (migrations
+# 0020 and 0022).
 MONTHLY_SEARCH_MONTHS = 3
 
 _SORT_KEYS: dict[str, tuple[str, str, Any] | None] = {
@@ -339,18 +340,21 @@ def _months_before(moment: datetime, months: int) -> datetime:
 
 
 def merged_before(now: datetime) -> datetime:
-    """Search partitions of quarters that ended by then are merged (migration
-    0020): three months before the current month begins."""
+    """Search partitions of years and quarters that ended by then are merged
+    (migrations 0020, 0022): three months before the current month begins."""
     return _months_before(now, MONTHLY_SEARCH_MONTHS)
 
 
 def partition_start(moment: datetime, now: datetime) -> datetime:
-    """The start of the search partition holding ``moment``: its quarter's
-    when that quarter is merged, else its month's."""
+    """The start of the search partition holding ``moment``: its year's when
+    that year is merged, its quarter's when that quarter is, else its month's."""
     month = _month_start(moment)
+    year = month.replace(month=1)
     quarter = month.replace(month=(month.month - 1) // 3 * 3 + 1)
-    quarter_end = _months_before(quarter, -3)
-    return quarter if quarter_end <= merged_before(now) else month
+    upto = merged_before(now)
+    if _months_before(year, -12) <= upto:
+        return year
+    return quarter if _months_before(quarter, -3) <= upto else month
 
 
 def window_edges(now: datetime) -> list[UUID]:

@@ -203,15 +203,15 @@ async def reindex(
     return done
 
 
-async def merge_quarters(router: ShardRouter, shard: str | None = None) -> list[str]:
-    """Merge every due quarter's search months into one partition (migration
-    0020), one quarter per transaction; the quarters' partitions made."""
+async def merge_partitions(router: ShardRouter, shard: str | None = None) -> list[str]:
+    """Merge every due year's and quarter's search partitions into one each
+    (migrations 0020, 0022), one per transaction; the partitions made."""
     upto = merged_before(datetime.now(UTC)).date()
     merged: list[str] = []
     for name in [shard] if shard else router.shard_names:
         async with router.connection(Workload.BACKGROUND, shard=name) as conn:
             while True:
-                cursor = await conn.execute("SELECT merge_search_quarter(%s) AS q", (upto,))
+                cursor = await conn.execute("SELECT merge_search_partitions(%s) AS q", (upto,))
                 row = await cursor.fetchone()
                 if row is None or row["q"] is None:
                     break

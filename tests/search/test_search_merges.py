@@ -1,6 +1,7 @@
 # Korean prose is test data here.
-"""Old search months merged into quarters (migration 0020): the same rows,
-indexes, statistics and trigger, the same search results, fewer partitions."""
+"""Old search months merged into quarters, and past years into one partition
+each (migrations 0020, 0022): the same rows, indexes, statistics and trigger,
+the same search results, fewer partitions."""
 
 from __future__ import annotations
 
@@ -56,7 +57,18 @@ async def _results(router: ShardRouter) -> list[list[UUID]]:
     return found
 
 
-async def test_merged_quarters_keep_every_row_and_every_result(
+def _start(name: str) -> datetime:
+    """Where a search partition begins, from its name."""
+    suffix = name.removeprefix("question_search_y")
+    year = int(suffix[:4])
+    if "m" in suffix:
+        return datetime(year, int(suffix[5:]), 1, tzinfo=UTC)
+    if "q" in suffix:
+        return datetime(year, int(suffix[5:]) * 3 - 2, 1, tzinfo=UTC)
+    return datetime(year, 1, 1, tzinfo=UTC)
+
+
+async def test_merged_quarters_and_years_keep_every_row_and_every_result(
     router: ShardRouter, db: psycopg.Connection[DictRow], spread: dict[int, UUID]
 ) -> None:
     await services.reindex(router)
@@ -65,29 +77,32 @@ async def test_merged_quarters_keep_every_row_and_every_result(
     assert set(spread.values()) <= set(results[0])
     rows = db.execute("SELECT count(*) AS n FROM question_search").fetchone()
 
-    merged = await services.merge_quarters(router)
+    merged = await services.merge_partitions(router)
 
-    upto = postgres.merged_before(datetime.now(UTC))
-    assert merged and all(name.startswith("question_search_y") and "q" in name for name in merged)
+    now = datetime.now(UTC)
+    upto = postgres.merged_before(now)
+    # 500 days back reaches a year that ended before the recent months.
+    years = [name for name in merged if len(name) == len("question_search_y2025")]
+    assert years
     after = _partitions(db)
     assert len(after) < len(before) and set(merged) <= set(after)
-    # No month of a merged quarter is left; the recent months stay monthly.
+    # Each partition left is the one a search expects there: no month of a
+    # merged quarter, no quarter of a merged year; the recent months stay.
     for name in after:
-        if "m" in name.removeprefix("question_search_y"):
-            year, month = int(name[17:21]), int(name[22:24])
-            quarter_end = datetime(year, (month - 1) // 3 * 3 + 1, 1, tzinfo=UTC)
-            assert postgres._months_before(quarter_end, -3) > upto
+        assert postgres.partition_start(_start(name), now) == _start(name)
+        if name in years:
+            assert _start(name).replace(year=_start(name).year + 1) <= upto
     assert db.execute("SELECT count(*) AS n FROM question_search").fetchone() == rows
     assert await _results(router) == results
-    assert await services.merge_quarters(router) == []
+    assert await services.merge_partitions(router) == []
 
 
-def test_a_merged_quarter_has_the_months_indexes_statistics_and_trigger(
+def test_a_merged_partition_has_the_months_indexes_statistics_and_trigger(
     db: psycopg.Connection[DictRow], spread: dict[int, UUID]
 ) -> None:
-    quarters = [name for name in _partitions(db) if "q" in name.removeprefix("question_search_y")]
-    assert quarters, "the previous test merged the old quarters"
-    for name in quarters:
+    merged = [name for name in _partitions(db) if "m" not in name.removeprefix("question_search_y")]
+    assert merged, "the previous test merged the old quarters and years"
+    for name in merged:
         indexes = db.execute(
             "SELECT count(*) AS n FROM pg_index x JOIN pg_inherits i ON i.inhrelid = x.indexrelid"
             " WHERE x.indrelid = %s::regclass",
@@ -112,7 +127,7 @@ def test_a_merged_quarter_has_the_months_indexes_statistics_and_trigger(
     assert lexemes is not None and "@c:food" in lexemes["l"] and "@c:travel" not in lexemes["l"]
 
 
-def test_ensuring_partitions_over_merged_quarters_adds_no_search_month(
+def test_ensuring_partitions_over_merged_quarters_and_years_adds_no_search_month(
     db: psycopg.Connection[DictRow], spread: dict[int, UUID]
 ) -> None:
     before = _partitions(db)
@@ -135,8 +150,13 @@ def test_every_window_begins_where_a_partition_begins(now: datetime) -> None:
     upto = postgres.merged_before(now)
     for edge in postgres.window_edges(now):
         start = datetime.fromtimestamp((edge.int >> 80) / 1000, UTC)
+        year = start.replace(month=1)
         quarter = start.replace(month=(start.month - 1) // 3 * 3 + 1)
-        merged = postgres._months_before(quarter, -3) <= upto
-        # A merged quarter is entered at its start; a month otherwise.
-        assert start == (quarter if merged else start.replace(day=1))
+        # A merged year or quarter is entered at its start; a month otherwise.
+        if postgres._months_before(year, -12) <= upto:
+            assert start == year
+        elif postgres._months_before(quarter, -3) <= upto:
+            assert start == quarter
+        else:
+            assert start == start.replace(day=1)
         assert postgres.partition_start(start, now) == start
