@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from uuid import UUID
 
 import psycopg
@@ -160,3 +161,9 @@ def test_every_window_begins_where_a_partition_begins(now: datetime) -> None:
         else:
             assert start == start.replace(day=1)
         assert postgres.partition_start(start, now) == start
+    # No window but the last (everything older) reaches into an earlier year.
+    starts = [
+        datetime.fromtimestamp((edge.int >> 80) / 1000, UTC) for edge in postgres.window_edges(now)
+    ]
+    for newer, older in pairwise(starts):
+        assert older.year == (newer - timedelta(days=1)).year
