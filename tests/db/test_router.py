@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pydantic_core
 import pytest
+from psycopg.pq import Format
 from pydantic import SecretStr
 
 from dongne.config import PoolSettings, Settings
@@ -177,3 +179,17 @@ def test_settings_fail_closed_in_production() -> None:
         redis_url="redis://x",
         secret_key=SecretStr("s3cret"),
     )
+
+
+async def test_json_columns_come_back_as_python_values(router: ShardRouter) -> None:
+    """Pooled connections parse JSON with pydantic-core: the same values as
+    the standard library's decoder, Korean, nesting and numbers included."""
+    document = {"제목": "애월 맛집", "n": [1, 2.5, None, True], "깊이": {"a": '따옴표 " 포함'}}
+    async with router.connection() as conn:
+        cursor = await conn.execute(
+            "SELECT %s::jsonb AS b, %s::json AS j", (json.dumps(document), json.dumps(document))
+        )
+        row = await cursor.fetchone()
+        loader = conn.adapters.get_loader(conn.adapters.types["jsonb"].oid, Format.TEXT)
+    assert row == {"b": document, "j": document}
+    assert loader is not None and loader._loads is pydantic_core.from_json  # type: ignore[attr-defined]

@@ -17,8 +17,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
+import pydantic_core
 from psycopg import AsyncConnection
 from psycopg.rows import DictRow, dict_row
+from psycopg.types.json import set_json_loads
 from psycopg_pool import AsyncConnectionPool
 
 from dongne.config import PoolSettings, Settings
@@ -227,6 +229,7 @@ class ShardRouter:
             timeout=settings.acquire_timeout_s,
             open=False,
             connection_class=AsyncConnection[DictRow],
+            configure=_configure,
             kwargs={
                 "autocommit": True,
                 "row_factory": dict_row,
@@ -237,3 +240,10 @@ class ShardRouter:
         )
         await pool.open(wait=settings.min_size > 0, timeout=30)
         return pool
+
+
+async def _configure(conn: AsyncConnection[DictRow]) -> None:
+    """JSON columns parsed by pydantic-core's parser: a search reads its page,
+    facets and rows as JSON, and the standard library's decoder was 6 % of the
+    API's CPU under the search bench."""
+    set_json_loads(pydantic_core.from_json, conn)
