@@ -124,19 +124,16 @@ _SCORE = f"""
      + 0.5 * word_similarity(%(raw)s, c.title))
 """
 
+# Each facet's top buckets by its own GROUP BY and LIMIT: a window function
+# over the three together cost a fifth more (~0.12 ms over 200 candidates).
 _FACETS = """
     SELECT coalesce(json_agg(json_build_array(facet, key, n) ORDER BY facet, n DESC, key), '[]')
-    FROM (
-        SELECT facet, key, count(*) AS n,
-               row_number() OVER (PARTITION BY facet ORDER BY count(*) DESC, key) AS rn
-        FROM (
-            SELECT 'categories' AS facet, c.category::text AS key FROM c
-            UNION ALL SELECT 'regions', c.region_code::text FROM c
-            UNION ALL SELECT 'hashtags', tag FROM c, unnest(c.hashtags) AS tag
-        ) x GROUP BY facet, key
-    ) y
-    WHERE rn <= CASE facet WHEN 'categories' THEN %(f_categories)s
-                           WHEN 'regions' THEN %(f_regions)s ELSE %(f_hashtags)s END
+    FROM ((SELECT 'categories' AS facet, c.category::text AS key, count(*) AS n FROM c
+           GROUP BY 2 ORDER BY 3 DESC, 2 LIMIT %(f_categories)s)
+          UNION ALL (SELECT 'regions', c.region_code::text, count(*) FROM c
+                     GROUP BY 2 ORDER BY 3 DESC, 2 LIMIT %(f_regions)s)
+          UNION ALL (SELECT 'hashtags', tag, count(*) FROM c, unnest(c.hashtags) AS tag
+                     GROUP BY 2 ORDER BY 3 DESC, 2 LIMIT %(f_hashtags)s)) f
 """
 
 # One search, one backend core: parallel workers would only steal the cores of
