@@ -285,3 +285,23 @@ def test_trending(api: httpx.Client, indexed: dict[str, UUID]) -> None:
     assert api.get("/api/v1/search/trending", params={"window": "1y"}).status_code == 422
     week = api.get("/api/v1/search/trending", params={"window": "7d", "region": SEONGSAN})
     assert {i["keyword"] for i in week.json()["items"]} >= {"travel", "오름"}
+
+
+async def test_facets_keep_each_facets_top_buckets_most_frequent_first(
+    router: ShardRouter, database_url: str
+) -> None:
+    """35 hashtags over 12 questions: the 30 most used, by count then key."""
+    tags = [f"감귤{n:02d}" for n in range(35)]
+    used: dict[str, int] = {}
+    with psycopg.connect(database_url, autocommit=True, row_factory=dict_row) as db:
+        user = make_user(db)
+        for i in range(12):
+            mine = [tags[(i * 3 + k) % 35] for k in range(5)] if i < 7 else tags[:i - 6]
+            for tag in mine:
+                used[tag] = used.get(tag, 0) + 1
+            make_question(db, user, title=f"귤밭 체험 후기 궁금해요 {i}", hashtags=mine, category="travel")
+    await services.reindex(router)
+    result = await PostgresSearchBackend(router).search(SearchQuery(text="귤밭 체험"))
+    expected = sorted(used.items(), key=lambda kv: (-kv[1], kv[0]))[:30]
+    assert [(b.key, b.count) for b in result.facets["hashtags"]] == expected
+    assert [(b.key, b.count) for b in result.facets["categories"]] == [("travel", 12)]
