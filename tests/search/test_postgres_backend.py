@@ -296,10 +296,12 @@ async def test_facets_keep_each_facets_top_buckets_most_frequent_first(
     with psycopg.connect(database_url, autocommit=True, row_factory=dict_row) as db:
         user = make_user(db)
         for i in range(12):
-            mine = [tags[(i * 3 + k) % 35] for k in range(5)] if i < 7 else tags[:i - 6]
+            mine = [tags[(i * 3 + k) % 35] for k in range(5)] if i < 7 else tags[: i - 6]
             for tag in mine:
                 used[tag] = used.get(tag, 0) + 1
-            make_question(db, user, title=f"귤밭 체험 후기 궁금해요 {i}", hashtags=mine, category="travel")
+            make_question(
+                db, user, title=f"귤밭 체험 후기 궁금해요 {i}", hashtags=mine, category="travel"
+            )
     await services.reindex(router)
     result = await PostgresSearchBackend(router).search(SearchQuery(text="귤밭 체험"))
     expected = sorted(used.items(), key=lambda kv: (-kv[1], kv[0]))[:30]

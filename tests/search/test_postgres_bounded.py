@@ -5,6 +5,7 @@ rare words, and the search partitions that follow the question partitions."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from itertools import pairwise
@@ -494,3 +495,43 @@ async def test_a_common_word_is_checked_on_the_rows_the_index_finds(
     whole, ranking = await searched({"": 1000})
     assert "ts_match_vq" not in ranking[0]
     assert split == whole and set(split) == harvest
+
+
+async def test_a_narrowed_search_that_falls_back_reaches_the_oldest_window(
+    router: ShardRouter,
+    db: psycopg.Connection[DictRow],
+    indexed: dict[int, UUID],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Questions from the newest day to over two years back: with room for all
+    of them, the narrowed search and the whole one find every one."""
+    db.execute(
+        "SELECT ensure_question_partitions((now() - interval '30 months')::date, now()::date)"
+    )
+    author = make_user(db, nickname="동백지기")
+    # More than RELAX_BELOW, so a shortfall is not covered up by widening.
+    ages = [1, 2, 3, 5, 8, 13, 40, 60, 400, 450, 800, 900]
+    spread = make_aged_questions(db, author, ages, "동백꽃 명소 추천해 주세요 ({age}일 전)")
+    await services.reindex(router)
+    monkeypatch.setattr(postgres, "CANDIDATE_LIMIT", 20)
+    found = []
+    for counts in ({"": 1000, "동백꽃": 10**6}, {}):
+        _list_exactly(db, counts)
+        backend = PostgresSearchBackend(router, FrequentLexemes())
+        result = await backend.search(SearchQuery(text="동백꽃", sort="newest", limit=20))
+        assert not result.relaxed
+        found.append([hit.id for hit in result.hits])
+    assert found[0] == found[1] == [spread[age] for age in ages]
+
+
+def test_a_map_filter_counts_only_the_circles_share_of_its_cells() -> None:
+    near = GeoFilter(33.43182, 126.66115, 5)
+    cells = postgres.grid_cells(near)
+    size = postgres.GRID_SIZES[int(cells[0].split(":")[0][2:]) - 1]
+    km2 = len(cells) * (size * 111.32) ** 2 * math.cos(math.radians(near.lat))
+    assert postgres.circle_share(near, cells) == pytest.approx(math.pi * 25 / km2)
+    assert 0.1 < postgres.circle_share(near, cells) < 0.6
+    # The coarsest cells can lie inside a vast circle: never more than all.
+    wide = GeoFilter(33.4, 126.5, 500)
+    assert postgres.circle_share(wide, postgres.grid_cells(wide)) <= 1.0
+    assert postgres.circle_share(near, []) == 1.0

@@ -235,6 +235,18 @@ def grid_cells(near: GeoFilter) -> list[str]:
     return cells
 
 
+def circle_share(near: GeoFilter, cells: list[str]) -> float:
+    """About what share of the points in the cells lies within the radius:
+    the circle's area over the cells'. The cells' rows overstate a map
+    filter by that much, and a search that trusts them reads too narrow a
+    newest window and then the whole window after it."""
+    if not cells:
+        return 1.0
+    size = GRID_SIZES[int(cells[0].split(":")[0].removeprefix("@g")) - 1]
+    cell_km2 = (size * _KM_PER_DEGREE) ** 2 * math.cos(math.radians(near.lat))
+    return min(1.0, math.pi * near.radius_km**2 / (len(cells) * cell_km2))
+
+
 def _hashtags(query: SearchQuery) -> list[str]:
     # PostgreSQL text cannot hold NUL; no real hashtag contains one.
     return [tag.replace("\x00", "") for tag in query.hashtags]
@@ -425,7 +437,7 @@ def _candidates(
     where: list[str],
     params: dict[str, Any],
     ascending: bool,
-    windows: int,
+    windows: int | None,
     known: list[UUID] | None,
     now: datetime,
     first_edge: UUID | None = None,
@@ -529,6 +541,9 @@ class PostgresSearchBackend:
         now = datetime.now(UTC)
         outcome = None
         shares = await self._frequent.shares(conn, exact, groups)
+        if query.near is not None:
+            cells = grid_cells(query.near)
+            shares.groups[groups.index(cells)] *= circle_share(query.near, cells)
         expected = shares.expected_rows
         words = _strict_match(exact, groups, shares.words + shares.groups, params)
         if units and expected >= CANDIDATE_LIMIT:
@@ -621,7 +636,7 @@ class PostgresSearchBackend:
         where: list[str],
         params: dict[str, Any],
         now: datetime,
-        windows: int = len(WINDOWS) + 2,
+        windows: int | None = None,
         known: list[UUID] | None = None,
         first_edge: UUID | None = None,
         common_words: str | None = None,
