@@ -390,6 +390,8 @@ def _list_exactly(db: psycopg.Connection[DictRow], documents: dict[str, int]) ->
         (["'a'"], [["@c:food"]], False),  # 500 × 10 %
         (["'a'"], [["@r:KR-49-01", "@r:KR-49-02"]], True),  # 500 × 60 %
         (["'a' | 'b'"], [["@r:KR-49-02"]], False),  # 500 × 20 %
+        (["'a' | 'b'"], [], True),  # alternatives: at least the more frequent
+        (["('a') & ('b')"], [], False),  # a compound: at most its rarer part
         (["'b'"], [], False),  # off the list: under 50
         (["'a'", "'b'"], [], False),  # the rarer word bounds
         (["('a' | 'zz':*)"], [["@nowhere"]], False),  # a filter off the list: under 5 %

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 from uuid import UUID
 
@@ -30,6 +30,18 @@ _QUOTED = re.compile(r"'((?:[^']|'')*)'")
 def tsquery_lexemes(tsquery: str) -> list[str]:
     """The lexemes of a tsquery written by ``analysis.lexeme``."""
     return [m.replace("''", "'").replace("\\\\", "\\") for m in _QUOTED.findall(tsquery)]
+
+
+def _word_rows(query: str, count: Callable[[str], int]) -> int:
+    """At most the rows of one word's tsquery: a compound's parts are ANDed
+    (애월항 = 애월 & 항: no more rows than its rarest part), alternatives are
+    ORed (at least as many as the most frequent). Taking the most frequent
+    part of a compound made 애월항 look as common as 애월, and the search
+    read the newest window alone in vain."""
+    counts = [count(lexeme) for lexeme in tsquery_lexemes(query)]
+    if not counts:
+        return 0
+    return max(counts) if "|" in query else min(counts)
 
 
 class Shares(NamedTuple):
@@ -61,8 +73,8 @@ class FrequentLexemes:
         """Each word's (one tsquery each) and each filter group's (ORed
         lexemes) share of the newest window's rows. A lexeme off the list
         counts as just under ``FREQUENT_AT`` rows, the most it can have; a
-        word's alternatives as the most frequent of them, a group's lexemes
-        as their sum. All shares are 0 while the list is empty."""
+        word as ``_word_rows``, a group's lexemes as their sum. All shares
+        are 0 while the list is empty."""
         documents = await self._current(conn)
         rows = documents.get("", 0)
         if not rows:
@@ -71,10 +83,7 @@ class FrequentLexemes:
         def count(lexeme: str) -> int:
             return documents.get(lexeme, FREQUENT_AT - 1)
 
-        words = [
-            min(1.0, max(map(count, tsquery_lexemes(query)), default=0) / rows)
-            for query in unit_queries
-        ]
+        words = [min(1.0, _word_rows(query, count) / rows) for query in unit_queries]
         groups = [min(1.0, sum(map(count, group)) / rows) for group in filters]
         return Shares(words, groups, rows)
 
