@@ -57,5 +57,5 @@ def test_deleting_a_question_probes_its_answers_by_index(
                 ("01a21688-1e04-7037-99ac-d2867089413c",),
             )
         )
-    assert "answers_question_idx" in plan
+    assert "answers_question_all_idx" in plan
     assert "Index Cond: (question_id = " in plan

@@ -8,8 +8,13 @@
 -- Retention and erasure delete in bulk, so each must be an index probe. The
 -- answer list of a question keeps working from the full index: deleted
 -- answers are few and filtered on the way.
+--
+-- Built inside this transaction, the indexes hold writes to their tables
+-- for seconds at our sizes. A deployment with many more rows can build them
+-- first with CREATE INDEX CONCURRENTLY under these names (and check that
+-- they are valid); this migration then keeps them.
+CREATE INDEX IF NOT EXISTS answers_question_all_idx ON answers (question_id, id);
 DROP INDEX answers_question_idx;
-CREATE INDEX answers_question_idx ON answers (question_id, id);
 
 -- Deleting a user cascades to the notifications queued for them.
-CREATE INDEX notification_queue_user_idx ON notification_queue (user_id);
+CREATE INDEX IF NOT EXISTS notification_queue_user_idx ON notification_queue (user_id);
