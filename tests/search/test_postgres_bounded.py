@@ -460,13 +460,23 @@ async def test_a_narrowed_newest_window_finds_what_the_whole_one_finds(
 ) -> None:
     """The newest day alone holds too few, so the rest follows: same results."""
     monkeypatch.setattr(postgres, "CANDIDATE_LIMIT", 3)
+    narrowed, whole = await _newest_with_and_without_list(router, db, "귤따기", "귤", 10)
+    assert narrowed == whole == [indexed[age] for age in AGES[:3]]
+
+
+async def _newest_with_and_without_list(
+    router: ShardRouter, db: psycopg.Connection[DictRow], text: str, frequent: str, limit: int
+) -> tuple[list[UUID], list[UUID]]:
+    """The newest hits for ``text`` with ``frequent`` on the frequent list (so
+    the newest window is narrowed and read alone first), then with none."""
     found = []
-    for counts in ({"": 1000, "귤": 10**6}, {}):
+    for counts in ({"": 1000, frequent: 10**6}, {}):
         _list_exactly(db, counts)
         backend = PostgresSearchBackend(router, FrequentLexemes())
-        result = await backend.search(SearchQuery(text="귤따기", sort="newest", limit=10))
+        result = await backend.search(SearchQuery(text=text, sort="newest", limit=limit))
+        assert not result.relaxed
         found.append([hit.id for hit in result.hits])
-    assert found[0] == found[1] == [indexed[age] for age in AGES[:3]]
+    return found[0], found[1]
 
 
 async def test_a_common_word_is_checked_on_the_rows_the_index_finds(
@@ -516,14 +526,8 @@ async def test_a_narrowed_search_that_falls_back_reaches_the_oldest_window(
     spread = make_aged_questions(db, author, ages, "동백꽃 명소 추천해 주세요 ({age}일 전)")
     await services.reindex(router)
     monkeypatch.setattr(postgres, "CANDIDATE_LIMIT", 20)
-    found = []
-    for counts in ({"": 1000, "동백꽃": 10**6}, {}):
-        _list_exactly(db, counts)
-        backend = PostgresSearchBackend(router, FrequentLexemes())
-        result = await backend.search(SearchQuery(text="동백꽃", sort="newest", limit=20))
-        assert not result.relaxed
-        found.append([hit.id for hit in result.hits])
-    assert found[0] == found[1] == [spread[age] for age in ages]
+    narrowed, whole = await _newest_with_and_without_list(router, db, "동백꽃", "동백꽃", 20)
+    assert narrowed == whole == [spread[age] for age in ages]
 
 
 def test_a_map_filter_counts_only_the_circles_share_of_its_cells() -> None:
