@@ -541,3 +541,17 @@ def test_a_map_filter_counts_only_the_circles_share_of_its_cells() -> None:
     wide = GeoFilter(33.4, 126.5, 500)
     assert postgres.circle_share(wide, postgres.grid_cells(wide)) <= 1.0
     assert postgres.circle_share(near, []) == 1.0
+
+
+@pytest.mark.parametrize("sort", ["newest", "oldest", "popularity", "most_answers", "urgent"])
+async def test_other_sorts_show_each_hit_with_its_relevance_score(
+    router: ShardRouter, indexed: dict[int, UUID], sort: str
+) -> None:
+    """Sorted otherwise, a search scores only the page's rows: the same
+    score each would have under relevance."""
+    backend = PostgresSearchBackend(router)
+    relevance = await backend.search(SearchQuery(text="귤따기 체험", limit=50))
+    scores = {hit.id: hit.score for hit in relevance.hits}
+    sorted_otherwise = await backend.search(SearchQuery(text="귤따기 체험", sort=sort, limit=5))
+    assert sorted_otherwise.hits and len(scores) > len(sorted_otherwise.hits)
+    assert all(hit.score == scores[hit.id] for hit in sorted_otherwise.hits)

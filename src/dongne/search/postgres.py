@@ -661,7 +661,6 @@ class PostgresSearchBackend:
         if query.sort in _COUNTER_SORTS:
             source = "c JOIN questions q ON q.id = c.question_id"
         score = _SCORE.replace("{coverage}", coverage)
-        ranked = f"SELECT c.question_id AS id, {score} AS score, {key} AS sort_key FROM {source}"  # noqa: S608
         cursor_clause = ""
         cmp = ">" if ascending else "<"
         if spec is None:
@@ -693,10 +692,23 @@ class PostgresSearchBackend:
         if common_words is not None and params[common_words] is not None:
             common = _COMMON_CHECK[common_words]
         # Fixed fragments only (allow-listed above); every value is a parameter.
+        if query.sort == "relevance":
+            ranking = f"""
+            r AS (SELECT c.question_id AS id, {score} AS score, NULL::float8 AS sort_key FROM c),
+            p AS MATERIALIZED (SELECT * FROM r {cursor_clause} ORDER BY {order} LIMIT %(limit)s)
+            """  # noqa: S608
+        else:
+            # Other sorts score the page's rows only (the title similarity
+            # alone is ~0.7 ms for 200 candidates).
+            ranking = f"""
+            r AS (SELECT c.question_id AS id, {key} AS sort_key FROM {source}),
+            k AS MATERIALIZED (SELECT * FROM r {cursor_clause} ORDER BY {order} LIMIT %(limit)s),
+            p AS MATERIALIZED (
+                SELECT k.id, {score} AS score, k.sort_key FROM k JOIN c ON c.question_id = k.id)
+            """  # noqa: S608
         statement = f"""
             WITH c AS MATERIALIZED ({candidates}),
-            r AS ({ranked}),
-            p AS MATERIALIZED (SELECT * FROM r {cursor_clause} ORDER BY {order} LIMIT %(limit)s)
+            {ranking}
             SELECT (SELECT count(*) FROM c) AS total,
                    (SELECT coalesce(json_agg(json_build_array(p.id, p.score, p.sort_key)
                                              ORDER BY {order}), '[]') FROM p) AS page,
