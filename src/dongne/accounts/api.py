@@ -184,15 +184,14 @@ def _client_address(request: Request) -> str:
 
 
 def _too_many(request: Request, error: RateLimitedError) -> JSONResponse:
-    response = problem_response(
+    return problem_response(
         request,
         429,
         "로그인 시도가 너무 많습니다",
         f"{error.retry_after_s}초 후에 다시 시도해 주세요",
         slug="too-many-login-attempts",
+        headers={"Retry-After": str(error.retry_after_s)},
     )
-    response.headers["Retry-After"] = str(error.retry_after_s)
-    return response
 
 
 def _session_out(request: Request, profile: dict[str, Any], token: str) -> SessionOut:

@@ -28,6 +28,7 @@ class Problem(Exception):
         *,
         slug: str = "error",
         errors: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(detail or title)
         self.status = status
@@ -35,6 +36,7 @@ class Problem(Exception):
         self.detail = detail
         self.slug = slug
         self.errors = errors or []
+        self.headers = headers or {}
 
 
 def problem_response(
@@ -45,7 +47,13 @@ def problem_response(
     *,
     slug: str = "error",
     errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> JSONResponse:
+    """The problem document, with the headers its status needs: a 401 names
+    the scheme that would succeed (RFC 9110 §11.6.1), as do a 405's allowed
+    methods and a 429's wait when the raiser gives them."""
+    if status == 401:
+        headers = {"WWW-Authenticate": "Bearer", **(headers or {})}
     body: dict[str, Any] = {
         "type": _TYPE_BASE + slug,
         "title": title,
@@ -56,15 +64,16 @@ def problem_response(
         body["detail"] = detail
     if errors:
         body["errors"] = errors
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
         return problem_response(
-            request, exc.status, exc.title, exc.detail, slug=exc.slug, errors=exc.errors
-        )
+            request, exc.status, exc.title, exc.detail, slug=exc.slug, errors=exc.errors,
+            headers=exc.headers,
+        )  # fmt: skip
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -83,7 +92,13 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         title = str(exc.detail) if exc.detail else "요청을 처리할 수 없습니다"
-        return problem_response(request, exc.status_code, title, slug=f"http-{exc.status_code}")
+        return problem_response(
+            request,
+            exc.status_code,
+            title,
+            slug=f"http-{exc.status_code}",
+            headers=dict(exc.headers or {}),
+        )
 
     # A safety net under validation: a value the database itself refuses (a NUL
     # byte in text, a rule only the schema knows) is the client's error, never
