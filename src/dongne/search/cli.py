@@ -64,6 +64,11 @@ def check() -> None:
             for kind in ("missing", "orphaned", "stale"):
                 for question_id in getattr(report, kind)[:10]:
                     typer.echo(f"  {kind} {question_id}")
+            if report.waiting:
+                typer.echo(
+                    f"  {report.waiting} of them have outbox events not yet processed:"
+                    " check again once the worker has caught up"
+                )
             drift_total += report.total
         return drift_total
 

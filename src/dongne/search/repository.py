@@ -144,6 +144,9 @@ class Drift:
     missing: list[UUID] = field(default_factory=list)  # visible, not indexed
     orphaned: list[UUID] = field(default_factory=list)  # indexed, hidden or deleted
     stale: list[UUID] = field(default_factory=list)  # indexed from an older version
+    # Of those listed, the questions with outbox events not yet processed: the
+    # worker may simply not have caught up with them.
+    waiting: int = 0
 
     @property
     def total(self) -> int:
@@ -174,4 +177,14 @@ async def drift(conn: AsyncConnection[DictRow], sample: int = 1000) -> Drift:
     for kind, statement in queries.items():
         rows = await (await conn.execute(statement.encode(), {"n": sample})).fetchall()
         getattr(report, kind).extend(row["id"] for row in rows)
+    listed = [*report.missing, *report.orphaned, *report.stale]
+    if listed:
+        cursor = await conn.execute(
+            "SELECT count(DISTINCT aggregate_id) AS n FROM outbox"
+            " WHERE aggregate_type = 'question' AND processed_at IS NULL"
+            " AND aggregate_id = ANY(%s::uuid[])",
+            (listed,),
+        )
+        waiting = await cursor.fetchone()
+        report.waiting = waiting["n"] if waiting else 0
     return report
