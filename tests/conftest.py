@@ -58,6 +58,9 @@ def _settings(database_url: str, redis_url: str, home: Path, prefix: str = "temp
         # no cache would ever hear of those writes. The cache suites
         # (tests/cache, tests/realtime) switch it on with model_copy().
         cache_enabled=False,
+        # Every test signs its neighbours up from 127.0.0.1, dozens a module;
+        # tests/accounts/test_rate_limit.py sets the production-like limit.
+        signup_limit_per_hour=100_000,
     )
 
 

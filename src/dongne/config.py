@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     # Keeps several deployments (or test modules) apart on one Redis.
     redis_key_prefix: str = Field(default="", pattern=r"^[a-z0-9_:-]{0,40}$")
     session_ttl_s: int = Field(default=24 * 3600, ge=60)
+    # Sign-ups per client address per hour: an address opening accounts by the
+    # dozen is a script, not a neighbour.
+    signup_limit_per_hour: int = Field(default=20, ge=1)
     view_flush_interval_s: float = Field(default=5.0, gt=0)
     # Redis Cluster: "host:port" of some masters (DONGNE_REDIS_CLUSTER_NODES as a
     # JSON list); when set the caches and realtime use the cluster.

@@ -1,4 +1,5 @@
-"""Login rate limits: failures per account, attempts per client address."""
+"""Rate limits: login failures per account, login attempts and sign-ups per
+client address."""
 
 from __future__ import annotations
 
@@ -11,12 +12,26 @@ import pytest
 import redis
 from psycopg.rows import DictRow
 
-from dongne.accounts.ratelimit import ACCOUNT_FAILURES, ADDRESS_ATTEMPTS, WINDOW_S
+from dongne.accounts.ratelimit import (
+    ACCOUNT_FAILURES,
+    ADDRESS_ATTEMPTS,
+    SIGNUP_WINDOW_S,
+    WINDOW_S,
+)
 from dongne.cache.keys import Keys
 from dongne.config import Settings
 from tests.support.accounts import PASSWORD, signup, unique_email
 
 PROBLEM = "application/problem+json"
+
+
+SIGNUPS_PER_HOUR = 12
+
+
+@pytest.fixture(scope="module")
+def settings(settings: Settings) -> Settings:
+    """The suite's settings with a sign-up limit this module can reach."""
+    return settings.model_copy(update={"signup_limit_per_hour": SIGNUPS_PER_HOUR})
 
 
 @pytest.fixture(scope="module")
@@ -30,9 +45,10 @@ def redis_client(settings: Settings) -> Iterator[redis.Redis]:
 def keys(settings: Settings, redis_client: redis.Redis) -> Iterator[Keys]:
     """Every test here logs in from 127.0.0.1; start each with a fresh address budget."""
     keys = Keys(settings.redis_key_prefix)
-    redis_client.delete(keys.login_attempts_address("127.0.0.1"))
+    budgets = [keys.login_attempts_address("127.0.0.1"), keys.signup_attempts_address("127.0.0.1")]
+    redis_client.delete(*budgets)
     yield keys
-    redis_client.delete(keys.login_attempts_address("127.0.0.1"))
+    redis_client.delete(*budgets)
 
 
 def _login(api: httpx.Client, email: str, password: str = PASSWORD) -> httpx.Response:
@@ -117,3 +133,23 @@ def test_forwarded_for_does_not_buy_a_fresh_budget(
         headers={"X-Forwarded-For": "198.51.100.1"},
     )
     assert blocked.status_code == 429
+
+
+def test_an_address_opening_accounts_by_the_dozen_is_stopped(
+    api: httpx.Client, db: psycopg.Connection[DictRow], keys: Keys
+) -> None:
+    first = signup(api)[0]
+    for _ in range(SIGNUPS_PER_HOUR - 1):
+        signup(api)
+    email = unique_email()
+    body = {"email": email, "password": PASSWORD, "nickname": "열세번째"}
+    body["region_code"] = "KR-49-01-01"
+    refused = api.post("/api/v1/auth/signup", json=body)
+    assert refused.status_code == 429, refused.text
+    assert refused.headers["content-type"] == PROBLEM
+    assert refused.json()["type"].endswith("too-many-signups")
+    assert 0 < int(refused.headers["Retry-After"]) <= SIGNUP_WINDOW_S
+    # Nothing was written, and logging in is a budget of its own.
+    taken = db.execute("SELECT count(*) AS n FROM users WHERE email = %s", (email,)).fetchone()
+    assert taken == {"n": 0}
+    assert _login(api, _email_of(db, first)).status_code == 200

@@ -13,7 +13,7 @@ from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, StringConstraints
 from dongne.accounts import services, verification
 from dongne.accounts.deps import AdminUser, CurrentUser, session_store
 from dongne.accounts.passwords import MAX_LENGTH, MIN_LENGTH
-from dongne.accounts.ratelimit import LoginLimiter, RateLimitedError
+from dongne.accounts.ratelimit import LoginLimiter, RateLimitedError, SignupLimiter
 from dongne.accounts.sessions import SessionStore
 from dongne.api.deps import RouterDep, get_runtime
 from dongne.api.problems import Problem, problem_response
@@ -183,13 +183,13 @@ def _client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def _too_many(request: Request, error: RateLimitedError) -> JSONResponse:
+def _too_many(request: Request, error: RateLimitedError, title: str, slug: str) -> JSONResponse:
     return problem_response(
         request,
         429,
-        "로그인 시도가 너무 많습니다",
+        title,
         f"{error.retry_after_s}초 후에 다시 시도해 주세요",
-        slug="too-many-login-attempts",
+        slug=slug,
         headers={"Retry-After": str(error.retry_after_s)},
     )
 
@@ -202,13 +202,28 @@ def _session_out(request: Request, profile: dict[str, Any], token: str) -> Sessi
     )
 
 
-@router.post("/auth/signup", status_code=201, response_model=SessionOut, summary="회원 가입")
-async def signup(request: Request, body: SignupIn, db: RouterDep, sessions: Sessions) -> SessionOut:
+@router.post(
+    "/auth/signup",
+    status_code=201,
+    response_model=SessionOut,
+    summary="회원 가입",
+    responses={429: {"description": "가입 시도 제한"}},
+)
+async def signup(
+    request: Request, body: SignupIn, db: RouterDep, sessions: Sessions
+) -> SessionOut | JSONResponse:
+    runtime = get_runtime(request)
     account = services.NewAccount(
         email=body.email, password=body.password, nickname=body.nickname,
         region_code=body.region_code,
     )  # fmt: skip
-    profile, token = await services.signup(db, sessions, account)
+    limiter = SignupLimiter(runtime.redis, runtime.keys, runtime.settings.signup_limit_per_hour)
+    try:
+        profile, token = await services.signup(
+            db, sessions, account, limiter, address=_client_address(request)
+        )
+    except RateLimitedError as error:
+        return _too_many(request, error, "가입 시도가 너무 많습니다", "too-many-signups")
     return _session_out(request, profile, token)
 
 
@@ -231,7 +246,7 @@ async def login(
             address=_client_address(request), email=body.email, password=body.password,
         )  # fmt: skip
     except RateLimitedError as error:
-        return _too_many(request, error)
+        return _too_many(request, error, "로그인 시도가 너무 많습니다", "too-many-login-attempts")
     return _session_out(request, profile, token)
 
 

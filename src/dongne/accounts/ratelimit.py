@@ -1,4 +1,5 @@
-"""Login rate limits in Redis: failed attempts per account, all attempts per address.
+"""Rate limits in Redis: failed logins per account, login attempts and
+sign-ups per address.
 
 Both are fixed windows that open with the first counted attempt: a counter
 whose expiry is set when it is created, in one Lua call so that a crash can
@@ -15,6 +16,7 @@ from dongne.cache.keys import Keys
 WINDOW_S = 15 * 60
 ACCOUNT_FAILURES = 5
 ADDRESS_ATTEMPTS = 30
+SIGNUP_WINDOW_S = 60 * 60
 
 # Returns {count after increment, seconds left in the window}.
 _HIT = """
@@ -40,14 +42,18 @@ class Window:
     retry_after_s: int
 
 
+async def _hit(redis: RedisClient, key: str, window_s: int) -> Window:
+    count, ttl = await redis.eval(_HIT, 1, key, window_s)
+    return Window(count=int(count), retry_after_s=int(ttl))
+
+
 class LoginLimiter:
     def __init__(self, redis: RedisClient, keys: Keys) -> None:
         self._redis = redis
         self._keys = keys
 
     async def _hit(self, key: str) -> Window:
-        count, ttl = await self._redis.eval(_HIT, 1, key, WINDOW_S)
-        return Window(count=int(count), retry_after_s=int(ttl))
+        return await _hit(self._redis, key, WINDOW_S)
 
     async def attempt(self, address: str, email: str) -> None:
         """Count a login attempt; raise when the address or the account is over budget.
@@ -65,3 +71,20 @@ class LoginLimiter:
 
     async def succeeded(self, email: str) -> None:
         await self._redis.delete(self._keys.login_attempts_account(email))
+
+
+class SignupLimiter:
+    """Sign-ups per address in an hour, every attempt counted (a refused
+    duplicate address too, so sign-up cannot probe which e-mails exist)."""
+
+    def __init__(self, redis: RedisClient, keys: Keys, per_hour: int) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._per_hour = per_hour
+
+    async def attempt(self, address: str) -> None:
+        window = await _hit(
+            self._redis, self._keys.signup_attempts_address(address), SIGNUP_WINDOW_S
+        )
+        if window.count > self._per_hour:
+            raise RateLimitedError(window.retry_after_s)

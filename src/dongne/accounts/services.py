@@ -20,7 +20,7 @@ from psycopg.rows import DictRow
 from redis.exceptions import RedisError
 
 from dongne.accounts import passwords, repository, verification
-from dongne.accounts.ratelimit import LoginLimiter
+from dongne.accounts.ratelimit import LoginLimiter, SignupLimiter
 from dongne.accounts.sessions import Session, SessionStore
 from dongne.api.problems import Problem
 from dongne.db.router import ShardRouter
@@ -103,13 +103,21 @@ async def _private_profile(conn: AsyncConnection[DictRow], user_id: UUID) -> dic
 
 
 async def signup(
-    router: ShardRouter, sessions: SessionStore, account: NewAccount
+    router: ShardRouter,
+    sessions: SessionStore,
+    account: NewAccount,
+    limiter: SignupLimiter,
+    *,
+    address: str,
 ) -> tuple[dict[str, Any], str]:
     """Create the account and its first session; a live account with the address is a 409.
 
     The partial unique index decides duplicates: a pre-check alone would let
-    two concurrent sign-ups with one address both pass.
+    two concurrent sign-ups with one address both pass. Raises
+    RateLimitedError when the client address is over its sign-ups.
     """
+    async with redis_required():
+        await limiter.attempt(address)
     password_hash = await passwords.hash_password_async(account.password)
     try:
         async with router.transaction() as conn, redis_required():

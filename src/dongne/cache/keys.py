@@ -34,6 +34,9 @@ class Keys:
     def login_attempts_address(self, address: str) -> str:
         return f"{self.base}ratelimit:login:address:{address}"
 
+    def signup_attempts_address(self, address: str) -> str:
+        return f"{self.base}ratelimit:signup:address:{address}"
+
     # The view-count keys share the {views} hash tag: a flush renames one into
     # another inside MULTI, which Redis Cluster allows only within one slot.
     def pending_views(self) -> str:
