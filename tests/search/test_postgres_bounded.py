@@ -56,9 +56,6 @@ def _ranking(sent: list[str]) -> list[str]:
 def spread(database_url: str) -> Iterator[dict[int, UUID]]:
     """Questions about 귤따기 spread over 500 days (one partition per month)."""
     with psycopg.connect(database_url, autocommit=True, row_factory=dict_row) as db:
-        db.execute(
-            "SELECT ensure_question_partitions((now() - interval '18 months')::date, now()::date)"
-        )
         author = make_user(db, nickname="귤농부")
         yield make_aged_questions(
             db, author, AGES, "귤따기 체험 농장 추천 ({age}일 전)",
@@ -517,9 +514,6 @@ async def test_a_narrowed_search_that_falls_back_reaches_the_oldest_window(
 ) -> None:
     """Questions from the newest day to over two years back: with room for all
     of them, the narrowed search and the whole one find every one."""
-    db.execute(
-        "SELECT ensure_question_partitions((now() - interval '30 months')::date, now()::date)"
-    )
     author = make_user(db, nickname="동백지기")
     # More than RELAX_BELOW, so a shortfall is not covered up by widening.
     ages = [1, 2, 3, 5, 8, 13, 40, 60, 400, 450, 800, 900]

@@ -26,9 +26,6 @@ AGES = [1, 20, 45, 100, 130, 200, 260, 300, 380, 420, 500]
 @pytest.fixture(scope="module")
 def spread(database_url: str) -> Iterator[dict[int, UUID]]:
     with psycopg.connect(database_url, autocommit=True, row_factory=dict_row) as db:
-        db.execute(
-            "SELECT ensure_question_partitions((now() - interval '18 months')::date, now()::date)"
-        )
         author = make_user(db, nickname="오름지기")
         yield make_aged_questions(
             db, author, AGES, "새별오름 억새 언제 예뻐요 ({age}일 전)",

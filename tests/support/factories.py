@@ -49,7 +49,12 @@ def make_aged_questions(
     db: psycopg.Connection[DictRow], user_id: UUID, ages: list[int], title: str, **fields: Any
 ) -> dict[int, UUID]:
     """One question per age in days, created that long ago (its UUIDv7 id is
-    its creation time); ``title`` may hold ``{age}``."""
+    its creation time), in month partitions made for them; ``title`` may hold
+    ``{age}``."""
+    db.execute(
+        "SELECT ensure_question_partitions((now() - make_interval(days => %s))::date, now()::date)",
+        (max(ages),),
+    )
     ids = {}
     for age in ages:
         row = db.execute("SELECT uuidv7(make_interval(days => %s) * -1) AS id", (age,)).fetchone()
