@@ -549,3 +549,27 @@ async def test_other_sorts_show_each_hit_with_its_relevance_score(
     sorted_otherwise = await backend.search(SearchQuery(text="귤따기 체험", sort=sort, limit=5))
     assert sorted_otherwise.hits and len(scores) > len(sorted_otherwise.hits)
     assert all(hit.score == scores[hit.id] for hit in sorted_otherwise.hits)
+
+
+async def test_the_ranking_statement_is_prepared_but_planned_for_each_search(
+    router: ShardRouter, indexed: dict[int, UUID]
+) -> None:
+    """Once a connection has run the ranking statement's shape often enough,
+    it is prepared (its text is parsed once), and still every search gets a
+    plan for its own words: never the generic plan, which for a rare word
+    would be the frequent word's."""
+    backend = PostgresSearchBackend(router)
+    words = ["귤따기", "농장", "체험", "추천", "아이들", "귤", "부탁"]
+    async with router.connection() as conn:
+        for word in words:
+            async with conn.transaction():
+                await backend.search_on(conn, SearchQuery(text=word, category="travel"))
+        cursor = await conn.execute(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
+            " WHERE statement LIKE %s",
+            ("%WITH c AS MATERIALIZED%",),
+        )
+        plans = await cursor.fetchall()
+    assert plans
+    assert sum(row["generic_plans"] for row in plans) == 0
+    assert sum(row["custom_plans"] for row in plans) >= len(words) - 5

@@ -126,13 +126,16 @@ _SCORE = f"""
 
 # Each facet's top buckets by its own GROUP BY and LIMIT: a window function
 # over the three together cost a fifth more (~0.12 ms over 200 candidates).
+# The hashtags are unnested in the select list: as a lateral function scan,
+# set up again for each candidate, they cost ~0.2 ms more.
 _FACETS = """
     SELECT coalesce(json_agg(json_build_array(facet, key, n) ORDER BY facet, n DESC, key), '[]')
     FROM ((SELECT 'categories' AS facet, c.category::text AS key, count(*) AS n FROM c
            GROUP BY 2 ORDER BY 3 DESC, 2 LIMIT %(f_categories)s)
           UNION ALL (SELECT 'regions', c.region_code::text, count(*) FROM c
                      GROUP BY 2 ORDER BY 3 DESC, 2 LIMIT %(f_regions)s)
-          UNION ALL (SELECT 'hashtags', tag, count(*) FROM c, unnest(c.hashtags) AS tag
+          UNION ALL (SELECT 'hashtags', tag, count(*)
+                     FROM (SELECT unnest(c.hashtags) AS tag FROM c) t
                      GROUP BY 2 ORDER BY 3 DESC, 2 LIMIT %(f_hashtags)s)) f
 """
 
@@ -140,8 +143,14 @@ _FACETS = """
 # the searches running beside it (and reorder the windows). And never a
 # sequential scan: under a LIMIT the planner reckons a rare word's handful of
 # matches will turn up early in a scan of the table, and reads a million rows
-# to find none (1.5 s); the indexes always answer a search.
-_SEARCH_SETTINGS = b"SET LOCAL max_parallel_workers_per_gather = 0; SET LOCAL enable_seqscan = off"
+# to find none (1.5 s); the indexes always answer a search. The ranking
+# statement is prepared (parsing its text cost ~0.45 ms a search) but planned
+# for each search's values: a generic plan, one for a frequent word and a rare
+# one alike, cost three times the database time.
+_SEARCH_SETTINGS = (
+    b"SET LOCAL max_parallel_workers_per_gather = 0; SET LOCAL enable_seqscan = off;"
+    b" SET LOCAL plan_cache_mode = force_custom_plan"
+)
 _BEGIN_SEARCH = b"BEGIN READ ONLY; " + _SEARCH_SETTINGS
 
 
@@ -684,7 +693,9 @@ class PostgresSearchBackend:
         facets = _FACETS if query.facets else "SELECT '[]'::json"
         # The page's rows come with the ranking when this statement is the
         # last of the search (one round trip fewer): always for all windows,
-        # for the first window alone when it filled the candidate limit.
+        # for the first window alone when it filled the candidate limit. A
+        # first window that came up short is ranked again with the rest, so
+        # its score and facets are not computed (~0.4 ms).
         last = "(SELECT count(*) FROM c) >= %(cap)s" if windows == 1 else "true"
         params["shown"] = query.limit
         params["relax"] = RELAX_BELOW
@@ -710,9 +721,11 @@ class PostgresSearchBackend:
             WITH c AS MATERIALIZED ({candidates}),
             {ranking}
             SELECT (SELECT count(*) FROM c) AS total,
-                   (SELECT coalesce(json_agg(json_build_array(p.id, p.score, p.sort_key)
-                                             ORDER BY {order}), '[]') FROM p) AS page,
-                   ({facets}) AS facets,
+                   CASE WHEN {last} THEN
+                       (SELECT coalesce(json_agg(json_build_array(p.id, p.score, p.sort_key)
+                                                 ORDER BY {order}), '[]') FROM p)
+                   END AS page,
+                   CASE WHEN {last} THEN ({facets}) END AS facets,
                    {ids} AS ids,
                    CASE WHEN {last} THEN
                        (SELECT coalesce(json_agg(x), '[]') FROM search_page_rows(
@@ -720,12 +733,14 @@ class PostgresSearchBackend:
                    END AS shown,
                    {common} AS common
         """  # noqa: S608
-        cursor = await conn.execute(statement.encode(), params, prepare=False)
+        cursor = await conn.execute(statement.encode(), params)
         row = await cursor.fetchone()
-        page = [{"id": UUID(i), "score": score, "sort_key": key} for i, score, key in row["page"]]
+        page = [
+            {"id": UUID(i), "score": score, "sort_key": key} for i, score, key in row["page"] or []
+        ]
         shown = None if row["shown"] is None else [_from_json(found) for found in row["shown"]]
         return _Ranked(
-            int(row["total"]), page, row["facets"], row["ids"] or [], shown, row["common"]
+            int(row["total"]), page, row["facets"] or [], row["ids"] or [], shown, row["common"]
         )
 
 
