@@ -37,6 +37,12 @@ def _read_pool() -> PoolSettings:
     return PoolSettings(min_size=2, max_size=20, statement_timeout_ms=30_000, acquire_timeout_s=5)
 
 
+def _search_pool() -> PoolSettings:
+    # A search's cost is bounded (dongne.search.postgres): ten seconds is a
+    # fault, not a slow search.
+    return PoolSettings(min_size=2, max_size=20, statement_timeout_ms=10_000, acquire_timeout_s=5)
+
+
 def _write_pool() -> PoolSettings:
     return PoolSettings(min_size=1, max_size=10, statement_timeout_ms=10_000, acquire_timeout_s=2)
 
@@ -62,6 +68,7 @@ class Settings(BaseSettings):
     read_pool: PoolSettings = Field(default_factory=_read_pool)
     write_pool: PoolSettings = Field(default_factory=_write_pool)
     background_pool: PoolSettings = Field(default_factory=_background_pool)
+    search_pool: PoolSettings = Field(default_factory=_search_pool)
     # psycopg's server-side prepared statements: a query is prepared after it ran
     # this many times on a connection (0: at once; None: never — needed behind a
     # transaction-mode pgbouncer). 5 is psycopg's default; the bench measured it

@@ -5,13 +5,21 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import psycopg
 import pydantic_core
 import pytest
 from psycopg.pq import Format
 from pydantic import SecretStr
 
 from dongne.config import PoolSettings, Settings
-from dongne.db.router import ShardConfig, ShardRouter, UnknownShardError, Workload, load_shards_file
+from dongne.db.router import (
+    SEARCH_SESSION,
+    ShardConfig,
+    ShardRouter,
+    UnknownShardError,
+    Workload,
+    load_shards_file,
+)
 from dongne.embedded.postgres import EmbeddedPostgres
 from tests.support.servers import create_database, drop_database
 
@@ -98,7 +106,26 @@ async def test_workloads_get_their_own_pools_and_timeouts(router: ShardRouter) -
     assert seen[Workload.READ] == {"timeout": "30s", "app": "dongne-jeju-read-0"}
     assert seen[Workload.WRITE] == {"timeout": "10s", "app": "dongne-jeju-write"}
     assert seen[Workload.BACKGROUND] == {"timeout": "0", "app": "dongne-jeju-background"}
-    assert {"jeju/read-0", "jeju/write", "jeju/background"} <= set(router.pool_stats())
+    assert seen[Workload.SEARCH] == {"timeout": "10s", "app": "dongne-jeju-search-0"}
+    assert {"jeju/read-0", "jeju/write", "jeju/background", "jeju/search-0"} <= set(
+        router.pool_stats()
+    )
+
+
+async def test_search_sessions_carry_the_search_settings_and_read_only(
+    router: ShardRouter,
+) -> None:
+    """A search runs outside any transaction: its session holds what a
+    ``SET LOCAL`` would have, and refuses writes."""
+    async with router.connection(Workload.SEARCH) as conn:
+        for name, value in SEARCH_SESSION.items():
+            cursor = await conn.execute("SELECT current_setting(%s) AS value", (name,))
+            assert await cursor.fetchone() == {"value": value}
+        with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+            await conn.execute("CREATE TEMP TABLE search_probe (n int)")
+    async with router.connection(Workload.READ) as conn:
+        cursor = await conn.execute("SELECT current_setting('enable_seqscan') AS value")
+        assert await cursor.fetchone() == {"value": "on"}
 
 
 async def test_prepare_threshold_setting_reaches_every_connection(database_url: str) -> None:
@@ -155,6 +182,7 @@ async def test_reads_go_to_replicas_and_writes_to_the_primary(
             (Workload.READ, "router_replica"),
             (Workload.WRITE, "router_primary"),
             (Workload.BACKGROUND, "router_primary"),
+            (Workload.SEARCH, "router_replica"),
         ]:
             async with router.connection(workload) as conn:
                 cursor = await conn.execute("SELECT current_database() AS db")

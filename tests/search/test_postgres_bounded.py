@@ -17,7 +17,7 @@ import pytest
 from psycopg.rows import DictRow, dict_row
 
 from dongne.config import PoolSettings, Settings
-from dongne.db.router import ShardRouter
+from dongne.db.router import ShardRouter, Workload
 from dongne.geo.services import region_scope
 from dongne.search import postgres, services
 from dongne.search.contract import GeoFilter, SearchQuery, SearchResult
@@ -328,7 +328,7 @@ async def test_a_failed_search_reports_its_error_and_leaves_the_connection_idle(
 ) -> None:
     """One pooled connection: the search after a failed one runs on it (the
     failure: a ranking statement dividing by zero)."""
-    single = settings.model_copy(update={"read_pool": PoolSettings(
+    single = settings.model_copy(update={"search_pool": PoolSettings(
         min_size=1, max_size=1, statement_timeout_ms=30_000, acquire_timeout_s=5,
     )})  # fmt: skip
     router = ShardRouter.from_settings(single, database_url)
@@ -341,7 +341,7 @@ async def test_a_failed_search_reports_its_error_and_leaves_the_connection_idle(
         monkeypatch.undo()
         found = await backend.search(SearchQuery(text="귤따기", sort="newest", limit=50))
         assert set(indexed.values()) <= {hit.id for hit in found.hits}
-        async with router.connection() as conn:
+        async with router.connection(Workload.SEARCH) as conn:
             assert conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
     finally:
         await router.close()

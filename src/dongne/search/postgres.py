@@ -33,7 +33,6 @@ moment ago never appears even while its search row waits for the outbox.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from collections.abc import Sequence
@@ -41,10 +40,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 from uuid import UUID
 
-import psycopg
-
 from dongne.api.cursors import decode_cursor, encode_cursor
-from dongne.db.router import ShardRouter, Workload
+from dongne.db.router import SEARCH_SESSION, ShardRouter, Workload
 from dongne.search.analysis import (
     fragments,
     lexeme,
@@ -143,19 +140,20 @@ _FACETS = """
                      GROUP BY 2 ORDER BY 3 DESC, 2 LIMIT %(f_hashtags)s)) f
 """
 
-# One search, one backend core: parallel workers would only steal the cores of
-# the searches running beside it (and reorder the windows). And never a
-# sequential scan: under a LIMIT the planner reckons a rare word's handful of
-# matches will turn up early in a scan of the table, and reads a million rows
-# to find none (1.5 s); the indexes always answer a search. The ranking
-# statement is prepared (parsing its text cost ~0.45 ms a search) but planned
-# for each search's values: a generic plan, one for a frequent word and a rare
-# one alike, cost three times the database time.
-_SEARCH_SETTINGS = (
-    b"SET LOCAL max_parallel_workers_per_gather = 0; SET LOCAL enable_seqscan = off;"
-    b" SET LOCAL plan_cache_mode = force_custom_plan"
-)
-_BEGIN_SEARCH = b"BEGIN READ ONLY; " + _SEARCH_SETTINGS
+# Searches run on the search pools, whose sessions carry SEARCH_SESSION
+# (dongne.db.router). One search, one backend core: parallel workers would
+# only steal the cores of the searches running beside it (and reorder the
+# windows). Never a sequential scan: under a LIMIT the planner reckons a rare
+# word's handful of matches will turn up early in a scan of the table, and
+# reads a million rows to find none (1.5 s); the indexes always answer a
+# search. The ranking statement is prepared (parsing its text cost ~0.45 ms a
+# search) but planned for each search's values: a generic plan, one for a
+# frequent word and a rare one alike, cost three times the database time.
+# A search on a caller's connection (tests, evaluation) sets them for its
+# transaction.
+_SEARCH_SETTINGS = "; ".join(
+    f"SET LOCAL {name} = {value}" for name, value in SEARCH_SESSION.items()
+).encode()
 
 
 def id_floor(moment: datetime) -> UUID:
@@ -511,20 +509,10 @@ class PostgresSearchBackend:
 
     async def search(self, query: SearchQuery) -> SearchResult:
         validate(query)
-        async with self._router.connection(Workload.READ) as conn:
-            # The transaction and its settings in one round trip (a search's
-            # statements are few, and each costs the API a turn of its loop).
-            await conn.execute(_BEGIN_SEARCH)
-            try:
-                result = await self._search(conn, query)
-            except BaseException:
-                # On a broken connection the pool discards it; the first error
-                # is the one to report.
-                with contextlib.suppress(psycopg.Error):
-                    await conn.execute(b"ROLLBACK")
-                raise
-            await conn.execute(b"COMMIT")
-            return result
+        # No transaction: each statement reads committed data, as it would in
+        # a READ COMMITTED one, and the session carries the settings.
+        async with self._router.connection(Workload.SEARCH) as conn:
+            return await self._search(conn, query)
 
     async def search_on(self, conn: Any, query: SearchQuery) -> SearchResult:
         """Search on a connection already inside a transaction (tests, evaluation)."""
@@ -635,8 +623,10 @@ class PostgresSearchBackend:
         if query.regions is not None:
             where = [*where, _REGION_CHECK]
         for threshold in (TRIGRAM_THRESHOLD, LOOSE_TRIGRAM_THRESHOLD):
+            # For the session: a search pool's connection runs searches only,
+            # and each sets the threshold before the statement that uses it.
             await conn.execute(
-                "SELECT set_config('pg_trgm.word_similarity_threshold', %s, true)",
+                "SELECT set_config('pg_trgm.word_similarity_threshold', %s, false)",
                 (str(threshold),),
             )
             found = await self._rank(conn, query, similar, _WIDE_SCORE, where, params, now)
