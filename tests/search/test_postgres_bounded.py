@@ -258,7 +258,7 @@ def test_grid_cells_cover_every_point_of_the_radius(
     centre = GeoFilter(lat=33.45, lng=126.56, radius_km=radius_km)
     cells = set(postgres.grid_cells(centre))
     coarsest = f"@g{len(postgres.GRID_SIZES)}:"
-    assert len(cells) <= postgres.MAX_CELLS or all(c.startswith(coarsest) for c in cells)
+    assert len(cells) <= postgres.MAX_REFINED_CELLS or all(c.startswith(coarsest) for c in cells)
     # Points on rings inside the radius, placed by PostgreSQL's own earth model.
     rows = db.execute(
         "SELECT array(SELECT l FROM unnest(tsvector_to_array(question_search_filter_lexemes("
@@ -276,6 +276,43 @@ def test_grid_cells_cover_every_point_of_the_radius(
     assert len(inside) > 50
     for row in inside:
         assert cells & set(row["cells"]), row
+
+
+@pytest.mark.parametrize(
+    ("lat", "lng"), [(33.43182, 126.66115), (33.49888, 126.52149), (33.26043, 126.56997)]
+)
+def test_a_radius_cover_is_refined_where_its_cells_stray_outside(
+    lat: float, lng: float, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cells mostly outside the circle give way to those of their halves that
+    touch it, and those halves to theirs: the cover mixes sizes, stays within
+    its budget, keeps inside each cell it refined only finer cells of it, and
+    holds less area outside the circle."""
+    near = GeoFilter(lat, lng, 5.0)
+    refined = set(postgres.grid_cells(near))
+    monkeypatch.setattr(postgres, "MAX_REFINED_CELLS", 0)
+    postgres._cover.cache_clear()
+    one_size = set(postgres.grid_cells(near))
+    monkeypatch.undo()
+    postgres._cover.cache_clear()
+
+    def parts(cell: str) -> tuple[int, int, int]:
+        level, x, y = (int(part) for part in cell[2:].split(":"))
+        return level, x, y
+
+    def within(finer: str, cell: str) -> bool:
+        (level, x, y), (fine, fx, fy) = parts(cell), parts(finer)
+        return fine < level and (fx >> (level - fine), fy >> (level - fine)) == (x, y)
+
+    assert len({parts(cell)[0] for cell in one_size}) == 1
+    assert len({parts(cell)[0] for cell in refined}) >= 2
+    assert len(refined) <= postgres.MAX_REFINED_CELLS
+    assert one_size - refined
+    for cell in one_size - refined:
+        assert any(within(finer, cell) for finer in refined)
+    for finer in refined - one_size:
+        assert any(within(finer, cell) for cell in one_size - refined)
+    assert postgres.circle_share(near, list(refined)) > postgres.circle_share(near, list(one_size))
 
 
 @pytest.mark.parametrize("radius_km", [0.3, 5.0, 100.0])
@@ -527,10 +564,10 @@ async def test_a_narrowed_search_that_falls_back_reaches_the_oldest_window(
 def test_a_map_filter_counts_only_the_circles_share_of_its_cells() -> None:
     near = GeoFilter(33.43182, 126.66115, 5)
     cells = postgres.grid_cells(near)
-    size = postgres.GRID_SIZES[int(cells[0].split(":")[0][2:]) - 1]
-    km2 = len(cells) * (size * 111.32) ** 2 * math.cos(math.radians(near.lat))
+    sizes = [postgres.GRID_SIZES[int(cell.split(":")[0][2:]) - 1] for cell in cells]
+    km2 = sum((size * 111.32) ** 2 * math.cos(math.radians(near.lat)) for size in sizes)
     assert postgres.circle_share(near, cells) == pytest.approx(math.pi * 25 / km2)
-    assert 0.1 < postgres.circle_share(near, cells) < 0.6
+    assert 0.1 < postgres.circle_share(near, cells) < 0.8
     # The coarsest cells can lie inside a vast circle: never more than all.
     wide = GeoFilter(33.4, 126.5, 500)
     assert postgres.circle_share(wide, postgres.grid_cells(wide)) <= 1.0
