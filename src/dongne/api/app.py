@@ -114,15 +114,18 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.add_middleware(HttpCacheMiddleware)
     install_problem_handlers(app)
     install_metrics(app, runtime)
+    # Routes match in the order they are included, each path tried against
+    # every route before it: the busiest area first (a search walked ~60
+    # routes, ~5 % of the API's CPU under the search bench).
     for area_router in (
-        accounts_router,
-        regions_router,
+        search_router,
         qa_router,
+        regions_router,
+        accounts_router,
         points_router,
         notifications_router,
         admin_router,
         ops_router,
-        search_router,
     ):
         app.include_router(area_router, prefix="/api/v1")
 
