@@ -610,3 +610,16 @@ async def test_the_ranking_statement_is_prepared_but_planned_for_each_search(
     assert plans
     assert sum(row["generic_plans"] for row in plans) == 0
     assert sum(row["custom_plans"] for row in plans) >= len(words) - 5
+
+
+async def test_each_word_and_filter_group_is_its_own_index_condition(
+    router: ShardRouter, indexed: dict[int, UUID]
+) -> None:
+    """GIN leaps separate conditions over each other's items; one tsquery
+    would walk every item of its rarest entries (a map filter's cells)."""
+    query = SearchQuery(text="귤따기 체험", category="travel")
+    result, sent = await _recorded_search(router, query)
+    [ranking, *_] = _ranking(sent)
+    first_branch = ranking.split("UNION ALL")[0]
+    assert first_branch.count("s.document @@ %(every") >= 3  # each word, and the category
+    assert set(indexed.values()) <= {hit.id for hit in result.hits}
