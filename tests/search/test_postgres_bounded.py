@@ -623,3 +623,36 @@ async def test_each_word_and_filter_group_is_its_own_index_condition(
     first_branch = ranking.split("UNION ALL")[0]
     assert first_branch.count("s.document @@ %(every") >= 3  # each word, and the category
     assert set(indexed.values()) <= {hit.id for hit in result.hits}
+
+
+@pytest.mark.parametrize("threshold", [5, None])
+async def test_a_search_sets_its_settings_in_a_transaction_only_behind_a_pooler(
+    settings: Settings,
+    database_url: str,
+    indexed: dict[int, UUID],
+    monkeypatch: pytest.MonkeyPatch,
+    threshold: int | None,
+) -> None:
+    """With prepared statements off (a transaction-mode pooler, which hands
+    each transaction any server connection) the search pool's session
+    settings cannot be trusted: the search sets them for its transaction."""
+    sent: list[str] = []
+    real = psycopg.AsyncConnection.execute
+
+    async def recording(self: Any, statement: Any, params: Any = None, **options: Any) -> Any:
+        sent.append(statement.decode() if isinstance(statement, bytes) else str(statement))
+        return await real(self, statement, params, **options)
+
+    router = ShardRouter.from_settings(
+        settings.model_copy(update={"db_prepare_threshold": threshold}), database_url
+    )
+    await router.open()
+    try:
+        monkeypatch.setattr(psycopg.AsyncConnection, "execute", recording)
+        found = await PostgresSearchBackend(router).search(SearchQuery(text="귤따기"))
+        monkeypatch.undo()
+        assert set(indexed.values()) <= {hit.id for hit in found.hits}
+        assert any("SET LOCAL enable_seqscan = off" in text for text in sent) is (threshold is None)
+        assert _ranking(sent)
+    finally:
+        await router.close()

@@ -151,6 +151,14 @@ class ShardRouter:
         )
 
     @property
+    def sessions_persist(self) -> bool:
+        """Whether a pooled connection keeps its session between uses: not
+        behind a transaction-mode pooler, for which prepared statements are
+        switched off (``db_prepare_threshold`` None) and which hands each
+        transaction any server connection."""
+        return self._prepare_threshold is not None
+
+    @property
     def shard_names(self) -> list[str]:
         return list(self._shards)
 

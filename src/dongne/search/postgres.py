@@ -41,6 +41,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 from uuid import UUID
 
+from psycopg.pq import TransactionStatus
+
 from dongne.api.cursors import decode_cursor, encode_cursor
 from dongne.db.router import SEARCH_SESSION, ShardRouter, Workload
 from dongne.search.analysis import (
@@ -569,10 +571,15 @@ class PostgresSearchBackend:
 
     async def search(self, query: SearchQuery) -> SearchResult:
         validate(query)
-        # No transaction: each statement reads committed data, as it would in
-        # a READ COMMITTED one, and the session carries the settings.
         async with self._router.connection(Workload.SEARCH) as conn:
-            return await self._search(conn, query)
+            if self._router.sessions_persist:
+                # No transaction: each statement reads committed data, as it
+                # would in a READ COMMITTED one, and the session carries the
+                # settings.
+                return await self._search(conn, query)
+            async with conn.transaction():
+                await conn.execute(_SEARCH_SETTINGS)
+                return await self._search(conn, query)
 
     async def search_on(self, conn: Any, query: SearchQuery) -> SearchResult:
         """Search on a connection already inside a transaction (tests, evaluation)."""
@@ -687,11 +694,12 @@ class PostgresSearchBackend:
         if query.regions is not None:
             where = [*where, _REGION_CHECK]
         for threshold in (TRIGRAM_THRESHOLD, LOOSE_TRIGRAM_THRESHOLD):
-            # For the session: a search pool's connection runs searches only,
-            # and each sets the threshold before the statement that uses it.
+            # For the transaction if there is one, else for the session: a
+            # search pool's connection runs searches only, and each sets the
+            # threshold before the statement that uses it.
             await conn.execute(
-                "SELECT set_config('pg_trgm.word_similarity_threshold', %s, false)",
-                (str(threshold),),
+                "SELECT set_config('pg_trgm.word_similarity_threshold', %s, %s)",
+                (str(threshold), conn.info.transaction_status == TransactionStatus.INTRANS),
             )
             found = await self._rank(conn, query, similar, _WIDE_SCORE, where, params, now)
             if outcome is None or found.total > outcome.total:
