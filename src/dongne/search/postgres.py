@@ -151,7 +151,8 @@ _FACETS = """
 # reads a million rows to find none (1.5 s); the indexes always answer a
 # search. The ranking statement is prepared (parsing its text cost ~0.45 ms a
 # search) but planned for each search's values: a generic plan, one for a
-# frequent word and a rare one alike, cost three times the database time.
+# frequent word and a rare one alike, walked the primary key for rare words
+# (at 1 M questions 5 → 226 ms an all-windows statement).
 # A search on a caller's connection (tests, evaluation) sets them for its
 # transaction.
 _SEARCH_SETTINGS = "; ".join(
