@@ -44,6 +44,7 @@ SEARCH_SESSION = {
     "max_parallel_workers_per_gather": "0",
     "enable_seqscan": "off",
     "plan_cache_mode": "force_custom_plan",
+    "constraint_exclusion": "off",
 }
 
 
