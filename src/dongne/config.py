@@ -6,6 +6,7 @@ production refuses to start unless real servers and a secret are configured.
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -38,9 +39,23 @@ def _read_pool() -> PoolSettings:
 
 
 def _search_pool() -> PoolSettings:
+    # A search is CPU work on the database: more searches at once than about
+    # twice its cores only share the cores, and each takes that many times
+    # longer. Sized so, the pool is the admission queue: a search beyond it
+    # waits its turn (first come, first served), and the resizer does not grow
+    # it (docs/search.md, "The search pool is the admission queue"). The
+    # embedded database shares this machine's cores; behind a separate
+    # database, set DONGNE_SEARCH_POOL from its cores and the API processes.
     # A search's cost is bounded (dongne.search.postgres): ten seconds is a
     # fault, not a slow search.
-    return PoolSettings(min_size=2, max_size=20, statement_timeout_ms=10_000, acquire_timeout_s=5)
+    size = 2 * (os.cpu_count() or 1)
+    return PoolSettings(
+        min_size=2,
+        max_size=size,
+        statement_timeout_ms=10_000,
+        acquire_timeout_s=5,
+        resize_ceiling=size,
+    )
 
 
 def _write_pool() -> PoolSettings:

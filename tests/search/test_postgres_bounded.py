@@ -5,7 +5,9 @@ rare words, and the search partitions that follow the question partitions."""
 
 from __future__ import annotations
 
+import asyncio
 import math
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from itertools import pairwise
@@ -19,6 +21,7 @@ from psycopg.rows import DictRow, dict_row
 from dongne.config import PoolSettings, Settings
 from dongne.db.router import ShardRouter, Workload
 from dongne.geo.services import region_scope
+from dongne.ops.pools import resize_bounds
 from dongne.search import postgres, services
 from dongne.search.contract import GeoFilter, SearchQuery, SearchResult
 from dongne.search.frequency import FrequentLexemes
@@ -382,6 +385,47 @@ async def test_a_failed_search_reports_its_error_and_leaves_the_connection_idle(
             assert conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
     finally:
         await router.close()
+
+
+async def test_searches_beyond_the_search_pool_wait_their_turn(
+    settings: Settings, database_url: str, indexed: dict[int, UUID]
+) -> None:
+    """The search pool is the admission queue: with one connection, six
+    searches at once queue for it, each holds it for its statements alone,
+    and every one answers as it would alone."""
+    single = settings.model_copy(update={"search_pool": PoolSettings(
+        min_size=1, max_size=1, statement_timeout_ms=30_000, acquire_timeout_s=5,
+        resize_ceiling=1,
+    )})  # fmt: skip
+    router = ShardRouter.from_settings(single, database_url)
+    await router.open()
+    try:
+        backend = PostgresSearchBackend(router)
+        queries = [
+            SearchQuery(text="귤따기", sort="newest", limit=50),
+            SearchQuery(text="귤따기", category="food"),
+            SearchQuery(text="체험"),
+        ] * 2
+        alone = [await backend.search(query) for query in queries]
+        together = await asyncio.gather(*(backend.search(query) for query in queries))
+        assert [[hit.id for hit in r.hits] for r in together] == [
+            [hit.id for hit in r.hits] for r in alone
+        ]
+        assert [r.total for r in together] == [r.total for r in alone]
+        (pool,) = [p for _, workload, _, p in router.pools() if workload is Workload.SEARCH]
+        stats = pool.get_stats()
+        assert pool.max_size == 1
+        assert stats["requests_queued"] >= 1
+    finally:
+        await router.close()
+
+
+def test_the_search_pool_is_sized_to_the_cores_and_never_grown() -> None:
+    """About twice the cores: more searches at once only share the cores. The
+    resizer keeps it within that, since waiting for it is the queue."""
+    pool = Settings().search_pool
+    assert pool.max_size == 2 * (os.cpu_count() or 1)
+    assert resize_bounds(pool)[1] == pool.max_size
 
 
 def test_the_frequent_list_counts_the_lexemes_and_rows_of_the_newest_window(

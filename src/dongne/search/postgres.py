@@ -46,6 +46,7 @@ from psycopg.pq import TransactionStatus
 from dongne.api.cursors import decode_cursor, encode_cursor
 from dongne.db.router import SEARCH_SESSION, ShardRouter, Workload
 from dongne.search.analysis import (
+    QueryUnit,
     fragments,
     lexeme,
     mark,
@@ -566,6 +567,66 @@ class _Ranked(NamedTuple):
     common: bool | None = None
 
 
+class _Analysed(NamedTuple):
+    """A search's words and filters, ready for its statements."""
+
+    query: SearchQuery
+    units: tuple[QueryUnit, ...]
+    exact: list[str]
+    groups: list[list[str]]
+    # Each filter group as its own tsquery (lexemes ORed), for the index.
+    group_queries: list[str]
+    where: list[str]
+    params: dict[str, Any]
+    raw: str
+
+
+def _analyse(query: SearchQuery) -> _Analysed:
+    text = normalize_query(query.text)
+    units = query_units(text)
+    raw = text.lower()
+    where, params = _filters(query)
+    n = len(units)
+    exact = [unit_tsquery(u) for u in units]
+    # The wider stage: the last word may be unfinished.
+    wide = [unit_tsquery(u, prefix=i == n - 1) for i, u in enumerate(units)]
+    groups = filter_groups(query)
+    params.update(
+        all=" & ".join(f"({q})" for q in exact) or None,
+        any=" | ".join(f"({q})" for q in wide) or None,
+        units=wide,
+        n_units=max(n, 1),
+        raw=raw,
+        cap=CANDIDATE_LIMIT,
+        **{f"f_{name}": size for name, size in FACET_SIZES.items()},
+    )
+    group_queries = [filter_tsquery([group]) or "" for group in groups]
+    return _Analysed(query, units, exact, groups, group_queries, where, params, raw)
+
+
+def _result(analysed: _Analysed, outcome: _Ranked, relaxed: bool, started: float) -> SearchResult:
+    query = analysed.query
+    total, page = outcome.total, outcome.page
+    next_cursor = None
+    if len(page) > query.limit:
+        page = page[: query.limit]
+        next_cursor = _cursor_for(query.sort, page[-1])
+    # Every outcome with a page is a last statement's, which brought its rows.
+    rows = _in_page_order(page, outcome.shown or [])
+    terms = [t for u in analysed.units for t in unit_terms(u)]
+    terms += [w for w in analysed.raw.split() if len(w) >= 2]
+    hits = [_hit(row, terms if query.highlight else None) for row in rows]
+    return SearchResult(
+        hits=hits,
+        total=total,
+        total_exact=total < CANDIDATE_LIMIT,
+        took_ms=round((time.perf_counter() - started) * 1000, 2),
+        next_cursor=next_cursor,
+        facets=_facets(outcome.facets) if query.facets else {},
+        relaxed=relaxed,
+    )
+
+
 class PostgresSearchBackend:
     name = "postgres"
 
@@ -575,44 +636,38 @@ class PostgresSearchBackend:
 
     async def search(self, query: SearchQuery) -> SearchResult:
         validate(query)
+        started = time.perf_counter()
+        analysed = _analyse(query)
+        # The connection is held for the statements alone: the analysis before
+        # and the hits after (highlights) need none. A search pool sized to
+        # the database's cores then keeps them busy, and a search waiting for
+        # a connection waits its turn instead of slowing every other one down.
         async with self._router.connection(Workload.SEARCH) as conn:
             if self._router.sessions_persist:
                 # No transaction: each statement reads committed data, as it
                 # would in a READ COMMITTED one, and the session carries the
                 # settings.
-                return await self._search(conn, query)
-            async with conn.transaction():
-                await conn.execute(_SEARCH_SETTINGS)
-                return await self._search(conn, query)
+                outcome, relaxed = await self._statements(conn, analysed)
+            else:
+                async with conn.transaction():
+                    await conn.execute(_SEARCH_SETTINGS)
+                    outcome, relaxed = await self._statements(conn, analysed)
+        return _result(analysed, outcome, relaxed, started)
 
     async def search_on(self, conn: Any, query: SearchQuery) -> SearchResult:
         """Search on a connection already inside a transaction (tests, evaluation)."""
         validate(query)
-        await conn.execute(_SEARCH_SETTINGS)
-        return await self._search(conn, query)
-
-    async def _search(self, conn: Any, query: SearchQuery) -> SearchResult:
         started = time.perf_counter()
-        text = normalize_query(query.text)
-        units = query_units(text)
-        raw = text.lower()
-        where, params = _filters(query)
-        n = len(units)
-        exact = [unit_tsquery(u) for u in units]
-        # The wider stage: the last word may be unfinished.
-        wide = [unit_tsquery(u, prefix=i == n - 1) for i, u in enumerate(units)]
-        groups = filter_groups(query)
-        # Each filter group as its own tsquery (lexemes ORed), for the index.
-        group_queries = [filter_tsquery([group]) or "" for group in groups]
-        params.update(
-            all=" & ".join(f"({q})" for q in exact) or None,
-            any=" | ".join(f"({q})" for q in wide) or None,
-            units=wide,
-            n_units=max(n, 1),
-            raw=raw,
-            cap=CANDIDATE_LIMIT,
-            **{f"f_{name}": size for name, size in FACET_SIZES.items()},
-        )
+        analysed = _analyse(query)
+        await conn.execute(_SEARCH_SETTINGS)
+        outcome, relaxed = await self._statements(conn, analysed)
+        return _result(analysed, outcome, relaxed, started)
+
+    async def _statements(self, conn: Any, analysed: _Analysed) -> tuple[_Ranked, bool]:
+        """The ranked outcome and whether it was widened (``relaxed``)."""
+        query, units, params = analysed.query, analysed.units, analysed.params
+        exact, groups, group_queries = analysed.exact, analysed.groups, analysed.group_queries
+        where = analysed.where
         # One clock reading: the windows of every statement of this search meet
         # exactly, so the first window's matches are neither lost nor doubled.
         now = datetime.now(UTC)
@@ -650,25 +705,7 @@ class PostgresSearchBackend:
             wider = await self._widen(conn, query, some_words, where, params, now)
             if wider is not None and wider.total > (outcome.total if outcome else 0):
                 outcome, relaxed = wider, True
-        outcome = outcome or _Ranked(0, [], [], [])
-        total, page, facet_rows = outcome.total, outcome.page, outcome.facets
-        next_cursor = None
-        if len(page) > query.limit:
-            page = page[: query.limit]
-            next_cursor = _cursor_for(query.sort, page[-1])
-        # Every outcome with a page is a last statement's, which brought its rows.
-        rows = _in_page_order(page, outcome.shown or [])
-        terms = [t for u in units for t in unit_terms(u)] + [w for w in raw.split() if len(w) >= 2]
-        hits = [_hit(row, terms if query.highlight else None) for row in rows]
-        return SearchResult(
-            hits=hits,
-            total=total,
-            total_exact=total < CANDIDATE_LIMIT,
-            took_ms=round((time.perf_counter() - started) * 1000, 2),
-            next_cursor=next_cursor,
-            facets=_facets(facet_rows) if query.facets else {},
-            relaxed=relaxed,
-        )
+        return outcome or _Ranked(0, [], [], []), relaxed
 
     async def _widen(
         self,
