@@ -38,6 +38,12 @@ async def _recorded_search(
 ) -> tuple[SearchResult, list[str]]:
     """A search, and the text of every statement it sent."""
     sent: list[str] = []
+    ranking = postgres._execute_ranking
+
+    async def recording_ranking(conn: Any, statement: str, params: dict[str, Any]) -> Any:
+        sent.append(statement)
+        return await ranking(conn, statement, params)
+
     async with router.connection() as conn:
         real = conn.execute
 
@@ -46,9 +52,26 @@ async def _recorded_search(
             return await real(statement, params, **options)
 
         conn.execute = recording  # type: ignore[method-assign,assignment]
-        async with conn.transaction():
-            result = await (backend or PostgresSearchBackend(router)).search_on(conn, query)
+        postgres._execute_ranking = recording_ranking  # type: ignore[assignment]
+        try:
+            async with conn.transaction():
+                result = await (backend or PostgresSearchBackend(router)).search_on(conn, query)
+        finally:
+            postgres._execute_ranking = ranking  # type: ignore[assignment]
     return result, sent
+
+
+def test_ranking_statements_are_numbered_once_per_text() -> None:
+    """A name keeps its number wherever it recurs, ``%%`` is the operator's
+    ``%``, and the same text is converted once."""
+    postgres.positional.cache_clear()
+    statement = "SELECT %(raw)s <%% s.title, %(cap)s, %(raw)s, '%%'"
+    assert postgres.positional(statement) == (
+        b"SELECT $1 <% s.title, $2, $1, '%'",
+        ("raw", "cap"),
+    )
+    postgres.positional(statement)
+    assert postgres.positional.cache_info().hits == 1
 
 
 def _ranking(sent: list[str]) -> list[str]:
@@ -682,10 +705,15 @@ async def test_a_search_sets_its_settings_in_a_transaction_only_behind_a_pooler(
     settings cannot be trusted: the search sets them for its transaction."""
     sent: list[str] = []
     real = psycopg.AsyncConnection.execute
+    ranking = postgres._execute_ranking
 
     async def recording(self: Any, statement: Any, params: Any = None, **options: Any) -> Any:
         sent.append(statement.decode() if isinstance(statement, bytes) else str(statement))
         return await real(self, statement, params, **options)
+
+    async def recording_ranking(conn: Any, statement: str, params: dict[str, Any]) -> Any:
+        sent.append(statement)
+        return await ranking(conn, statement, params)
 
     router = ShardRouter.from_settings(
         settings.model_copy(update={"db_prepare_threshold": threshold}), database_url
@@ -693,6 +721,7 @@ async def test_a_search_sets_its_settings_in_a_transaction_only_behind_a_pooler(
     await router.open()
     try:
         monkeypatch.setattr(psycopg.AsyncConnection, "execute", recording)
+        monkeypatch.setattr(postgres, "_execute_ranking", recording_ranking)
         found = await PostgresSearchBackend(router).search(SearchQuery(text="귤따기"))
         monkeypatch.undo()
         assert set(indexed.values()) <= {hit.id for hit in found.hits}
