@@ -52,12 +52,12 @@ async def _recorded_search(
             return await real(statement, params, **options)
 
         conn.execute = recording  # type: ignore[method-assign,assignment]
-        postgres._execute_ranking = recording_ranking  # type: ignore[assignment]
+        postgres._execute_ranking = recording_ranking
         try:
             async with conn.transaction():
                 result = await (backend or PostgresSearchBackend(router)).search_on(conn, query)
         finally:
-            postgres._execute_ranking = ranking  # type: ignore[assignment]
+            postgres._execute_ranking = ranking
     return result, sent
 
 
