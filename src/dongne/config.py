@@ -42,18 +42,22 @@ def _search_pool() -> PoolSettings:
     # A search is CPU work on the database: more searches at once than about
     # twice its cores only share the cores, and each takes that many times
     # longer. Sized so, the pool is the admission queue: a search beyond it
-    # waits its turn (first come, first served), and the resizer does not grow
-    # it (docs/search.md, "The search pool is the admission queue"). The
+    # waits its turn (first come, first served). Its size is fixed: the
+    # resizer neither grows it (waiting is the queue, not a shortage) nor
+    # shrinks it while idle, which left the next burst two connections and
+    # cold backends (docs/search.md, "The search pool is the admission
+    # queue"). The
     # embedded database shares this machine's cores; behind a separate
     # database, set DONGNE_SEARCH_POOL from its cores and the API processes.
     # A search's cost is bounded (dongne.search.postgres): ten seconds is a
     # fault, not a slow search.
     size = 2 * (os.cpu_count() or 1)
     return PoolSettings(
-        min_size=2,
+        min_size=size,
         max_size=size,
         statement_timeout_ms=10_000,
         acquire_timeout_s=5,
+        resize_floor=size,
         resize_ceiling=size,
     )
 

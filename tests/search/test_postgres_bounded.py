@@ -443,12 +443,14 @@ async def test_searches_beyond_the_search_pool_wait_their_turn(
         await router.close()
 
 
-def test_the_search_pool_is_sized_to_the_cores_and_never_grown() -> None:
-    """About twice the cores: more searches at once only share the cores. The
-    resizer keeps it within that, since waiting for it is the queue."""
+def test_the_search_pool_is_sized_to_the_cores_and_never_resized() -> None:
+    """About twice the cores: more searches at once only share the cores.
+    Waiting for it is the queue, so the resizer never grows it; and it never
+    shrinks, so a burst after a quiet spell finds every connection warm."""
     pool = Settings().search_pool
-    assert pool.max_size == 2 * (os.cpu_count() or 1)
-    assert resize_bounds(pool)[1] == pool.max_size
+    size = 2 * (os.cpu_count() or 1)
+    assert (pool.min_size, pool.max_size) == (size, size)
+    assert resize_bounds(pool) == (size, size)
 
 
 def test_the_frequent_list_counts_the_lexemes_and_rows_of_the_newest_window(
