@@ -658,16 +658,26 @@ async def test_other_sorts_show_each_hit_with_its_relevance_score(
 
 
 async def test_the_ranking_statement_is_prepared_but_planned_for_each_search(
-    router: ShardRouter, indexed: dict[int, UUID]
+    router: ShardRouter,
+    database_url: str,
+    db: psycopg.Connection[DictRow],
+    indexed: dict[int, UUID],
 ) -> None:
     """Once a connection has run the ranking statement's shape often enough,
     it is prepared (its text is parsed once), and still every search gets a
     plan for its own words: never the generic plan, which for a rare word
-    would be the frequent word's."""
-    backend = PostgresSearchBackend(router)
+    would be the frequent word's. (A connection of its own, whose count of
+    executions no earlier test has filled, and a frequent list listing no
+    word, which gives every search the same strict shape. Whether a search
+    widens too depends on what earlier tests added, so each word runs
+    twice: the strict statement runs well past psycopg's five.)"""
+    _list_exactly(db, {"": 1000})
+    backend = PostgresSearchBackend(router, FrequentLexemes())
     words = ["귤따기", "농장", "체험", "추천", "아이들", "귤", "부탁"]
-    async with router.connection() as conn:
-        for word in words:
+    async with await psycopg.AsyncConnection.connect(
+        database_url, autocommit=True, row_factory=dict_row
+    ) as conn:
+        for word in words * 2:
             async with conn.transaction():
                 await backend.search_on(conn, SearchQuery(text=word, category="travel"))
         cursor = await conn.execute(
@@ -678,7 +688,7 @@ async def test_the_ranking_statement_is_prepared_but_planned_for_each_search(
         plans = await cursor.fetchall()
     assert plans
     assert sum(row["generic_plans"] for row in plans) == 0
-    assert sum(row["custom_plans"] for row in plans) >= len(words) - 5
+    assert sum(row["custom_plans"] for row in plans) >= 3
 
 
 async def test_each_word_and_filter_group_is_its_own_index_condition(
