@@ -443,6 +443,88 @@ async def test_searches_beyond_the_search_pool_wait_their_turn(
         await router.close()
 
 
+def _single_search_connection(settings: Settings) -> Settings:
+    return settings.model_copy(update={"search_pool": PoolSettings(
+        min_size=1, max_size=1, statement_timeout_ms=30_000, acquire_timeout_s=5,
+        resize_floor=1, resize_ceiling=1,
+    )})  # fmt: skip
+
+
+async def test_a_rare_query_runs_on_one_plan_per_connection_with_the_same_answers(
+    settings: Settings,
+    database_url: str,
+    router: ShardRouter,
+    db: psycopg.Connection[DictRow],
+    indexed: dict[int, UUID],
+) -> None:
+    """With the frequent list expecting few matches in the newest window, the
+    all-windows statement on a search connection runs on a generic plan once
+    psycopg has prepared it; the answers are those of custom plans."""
+    _list_exactly(db, {"": 1000})
+    query = SearchQuery(text="귤따기 체험", sort="newest", limit=50)
+    async with router.connection() as conn, conn.transaction():
+        custom = await PostgresSearchBackend(router, FrequentLexemes()).search_on(conn, query)
+    single = ShardRouter.from_settings(_single_search_connection(settings), database_url)
+    await single.open()
+    try:
+        backend = PostgresSearchBackend(single, FrequentLexemes())
+        results = [await backend.search(query) for _ in range(7)]
+        async with single.connection(Workload.SEARCH) as conn:
+            cursor = await conn.execute(
+                "SELECT statement LIKE '%%uuid_send%%' AS once, sum(generic_plans) AS generic,"
+                " sum(custom_plans) AS custom FROM pg_prepared_statements"
+                " WHERE statement LIKE '%%WITH c AS MATERIALIZED%%' GROUP BY 1"
+            )
+            rows = await cursor.fetchall()
+            plans = {row["once"]: (row["generic"], row["custom"]) for row in rows}
+    finally:
+        await single.close()
+    assert plans[True][0] >= 1 and plans[True][1] == 0
+    assert plans.get(False, (0, 0))[0] == 0
+    assert set(indexed.values()) <= {hit.id for hit in custom.hits}
+    for result in results:
+        assert [hit.id for hit in result.hits] == [hit.id for hit in custom.hits]
+        assert (result.total, result.facets) == (custom.total, custom.facets)
+
+
+@pytest.mark.parametrize("case", ["empty list", "time range", "transaction"])
+async def test_a_search_is_planned_for_its_values_when_a_generic_plan_could_mislead(
+    settings: Settings,
+    database_url: str,
+    db: psycopg.Connection[DictRow],
+    indexed: dict[int, UUID],
+    monkeypatch: pytest.MonkeyPatch,
+    case: str,
+) -> None:
+    """No plan made once while the frequent list is empty (a frequent word
+    would read whole windows), with a time range (its id condition would
+    read the primary key), or inside a transaction (nothing to switch)."""
+    _list_exactly(db, {} if case == "empty list" else {"": 1000})
+    sent: list[str] = []
+    ranking = postgres._execute_ranking
+
+    async def recording_ranking(conn: Any, statement: str, params: dict[str, Any]) -> Any:
+        sent.append(statement)
+        return await ranking(conn, statement, params)
+
+    monkeypatch.setattr(postgres, "_execute_ranking", recording_ranking)
+    since = datetime.now(UTC) - timedelta(days=3000)
+    query = SearchQuery(text="귤따기", created_from=since if case == "time range" else None)
+    single = ShardRouter.from_settings(_single_search_connection(settings), database_url)
+    await single.open()
+    try:
+        backend = PostgresSearchBackend(single, FrequentLexemes())
+        if case == "transaction":
+            async with single.connection(Workload.SEARCH) as conn, conn.transaction():
+                result = await backend.search_on(conn, query)
+        else:
+            result = await backend.search(query)
+    finally:
+        await single.close()
+    assert set(indexed.values()) <= {hit.id for hit in result.hits}
+    assert sent and not [text for text in sent if "uuid_send" in text]
+
+
 def test_the_search_pool_is_sized_to_the_cores_and_never_resized() -> None:
     """About twice the cores: more searches at once only share the cores.
     Waiting for it is the queue, so the resizer never grows it; and it never
