@@ -37,7 +37,6 @@ import functools
 import math
 import re
 import time
-import weakref
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, NamedTuple
@@ -69,7 +68,7 @@ from dongne.search.contract import (
     SearchResult,
     validate,
 )
-from dongne.search.frequency import FREQUENT, FrequentLexemes, Shares
+from dongne.search.frequency import FREQUENT, FrequentLexemes
 
 RELAX_BELOW = 10
 # A word or filter in at least this share of the newest window's rows is
@@ -156,8 +155,7 @@ _FACETS = """
 # search. The ranking statement is prepared (parsing its text cost ~0.45 ms a
 # search) but planned for each search's values: a generic plan, one for a
 # frequent word and a rare one alike, walked the primary key for rare words
-# (at 1 M questions 5 → 226 ms an all-windows statement) — except the one
-# statement whose windows cannot walk it (``_plans_once``). Partition pruning
+# (at 1 M questions 5 → 226 ms an all-windows statement). Partition pruning
 # picks a window's partitions; constraint exclusion would only test each
 # picked one's constraints against the search's conditions again (−1.6 % a
 # ranking statement at 1 M without it).
@@ -540,19 +538,13 @@ def _candidates(
     known: list[UUID] | None,
     now: datetime,
     first_edge: UUID | None = None,
-    planned_once: bool = False,
 ) -> str:
     """The newest (oldest) matches up to the cap, window by window (the first ones).
 
     ``known``: the first window's matches, found by an earlier statement; they
     are read back by id (and re-checked) instead of searching that window again.
-    ``planned_once``: for a plan made once per connection (``_plans_once``),
-    each window is ordered by the id's bytes (the same order), which its
-    primary key cannot produce: whatever the values, the plan reads every
-    window through the document index.
     """
     direction = "ASC" if ascending else "DESC"
-    order_key = "uuid_send(s.question_id)" if planned_once else "s.question_id"
     branches = []
     bounds_in_order = _window_bounds(now, ascending, first_edge)[:windows]
     # After the known matches, the windows need only supply the rest. Told
@@ -576,7 +568,7 @@ def _candidates(
         # Allow-listed fragments only; every value is a parameter.
         limit = "%(cap)s" if i == 0 else "%(rest)s"
         branches.append(
-            f"({_CANDIDATE_SELECT} WHERE {condition} ORDER BY {order_key} {direction}"
+            f"({_CANDIDATE_SELECT} WHERE {condition} ORDER BY s.question_id {direction}"
             f" LIMIT {limit})"
         )
     return f"SELECT * FROM ({' UNION ALL '.join(branches)}) w LIMIT %(cap)s"  # noqa: S608
@@ -720,9 +712,8 @@ class PostgresSearchBackend:
                 )  # fmt: skip
         elif units:
             outcome = await self._rank(
-                conn, query, words, _STRICT_SCORE, where, params, now, common_words="all",
-                planned_once=_plans_once(conn, query, shares),
-            )  # fmt: skip
+                conn, query, words, _STRICT_SCORE, where, params, now, common_words="all"
+            )
         relaxed = False
         if (outcome is None or outcome.total < RELAX_BELOW) and not await _common(
             conn, params["all"], outcome
@@ -791,7 +782,6 @@ class PostgresSearchBackend:
         known: list[UUID] | None = None,
         first_edge: UUID | None = None,
         common_words: str | None = None,
-        planned_once: bool = False,
     ) -> _Ranked:
         """Candidates → their count, the page's ids and sort keys in order, facets;
         and, from the first window alone, the candidates' ids. ``common_words``:
@@ -800,9 +790,7 @@ class PostgresSearchBackend:
         spec = _SORT_KEYS[query.sort]
         params["limit"] = query.limit + 1
         ascending = query.sort == "oldest"
-        candidates = _candidates(
-            match, where, params, ascending, windows, known, now, first_edge, planned_once
-        )
+        candidates = _candidates(match, where, params, ascending, windows, known, now, first_edge)
         ids = "(SELECT array_agg(question_id) FROM c)" if windows == 1 else "NULL::uuid[]"
         key = "NULL::float8" if spec is None or query.sort == "relevance" else spec[0]
         source = "c"
@@ -871,7 +859,6 @@ class PostgresSearchBackend:
                    END AS shown,
                    {common} AS common
         """  # noqa: S608
-        await _use_plans(conn, planned_once)
         cursor = await _execute_ranking(conn, statement, params)
         row = await cursor.fetchone()
         page = [
@@ -910,52 +897,6 @@ async def _execute_ranking(conn: Any, statement: str, params: dict[str, Any]) ->
     text, names = positional(statement)
     cursor = AsyncRawCursor(conn)
     return await cursor.execute(text, [params[name] for name in names])
-
-
-def _plans_once(conn: Any, query: SearchQuery, shares: Shares) -> bool:
-    """Whether the all-windows statement of the strict stage may run on a
-    plan made once per connection and statement text (a generic plan).
-
-    Its custom plan cost ~0.9 ms to make at 1 M questions, a third of the
-    statement, for a plan its shape alone decides once no window can walk
-    the primary key (``_candidates``): each window's matches through the
-    document index, sorted. That is the plan a search gets here anyway — the
-    frequent list expects fewer matches than the candidate limit in the newest
-    window — so not while the list is empty (a frequent word would then read
-    whole windows instead of walking the key), nor with a time range or an id
-    list (their id conditions would make a generic plan read the primary key
-    beside the document index, up to 4× slower), nor inside a transaction (a
-    caller's connection, or one behind a transaction-mode pooler, where
-    nothing is prepared). Measured at 1 M questions over the bench's mixed
-    queries: −25 % a statement; two API servers, with and without: PostgreSQL
-    CPU −12 % a search (mixed) and −22 % (rare words), identical answers to
-    4 092 requests."""
-    return (
-        shares.rows > 0
-        and query.created_from is None
-        and query.created_to is None
-        and query.within is None
-        and conn.info.transaction_status == TransactionStatus.IDLE
-    )
-
-
-# Each search connection's plan mode, for ``_use_plans``: custom plans unless
-# set otherwise (SEARCH_SESSION).
-_GENERIC_PLANS: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
-
-
-async def _use_plans(conn: Any, generic: bool) -> None:
-    """Switch a search session between generic and custom plans, only when
-    its next ranking statement needs the other (a statement's plan mode is
-    the session's when it runs). A search inside a transaction keeps its
-    ``SET LOCAL`` settings: custom plans."""
-    if conn.info.transaction_status != TransactionStatus.IDLE:
-        return
-    if _GENERIC_PLANS.get(conn, False) == generic:
-        return
-    mode = "force_generic_plan" if generic else "force_custom_plan"
-    await conn.execute("SELECT set_config('plan_cache_mode', %s, false)", (mode,))
-    _GENERIC_PLANS[conn] = generic
 
 
 def _strict_match(
