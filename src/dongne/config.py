@@ -46,9 +46,9 @@ def _search_pool() -> PoolSettings:
     # resizer neither grows it (waiting is the queue, not a shortage) nor
     # shrinks it while idle, which left the next burst two connections and
     # cold backends (docs/search.md, "The search pool is the admission
-    # queue"). The
-    # embedded database shares this machine's cores; behind a separate
-    # database, set DONGNE_SEARCH_POOL from its cores and the API processes.
+    # queue"). The embedded database shares this machine's cores; behind a
+    # separate database, set DONGNE_SEARCH_POOL from its cores and the API
+    # processes.
     # A search's cost is bounded (dongne.search.postgres): ten seconds is a
     # fault, not a slow search.
     size = 2 * (os.cpu_count() or 1)
