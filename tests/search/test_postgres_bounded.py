@@ -25,7 +25,7 @@ from dongne.ops.pools import resize_bounds
 from dongne.search import postgres, services
 from dongne.search.contract import GeoFilter, SearchQuery, SearchResult
 from dongne.search.frequency import FrequentLexemes
-from dongne.search.postgres import PostgresSearchBackend
+from dongne.search.postgres import PostgresSearchBackend, SearchPartition, SearchPartitions
 from tests.support.factories import make_aged_questions, make_answer, make_question, make_user
 
 # Days ago: one question in each of the four windows, two in the newest.
@@ -441,6 +441,119 @@ async def test_searches_beyond_the_search_pool_wait_their_turn(
         assert stats["requests_queued"] >= 1
     finally:
         await router.close()
+
+
+def _single_search_connection(settings: Settings) -> Settings:
+    return settings.model_copy(update={"search_pool": PoolSettings(
+        min_size=1, max_size=1, statement_timeout_ms=30_000, acquire_timeout_s=5,
+        resize_floor=1, resize_ceiling=1,
+    )})  # fmt: skip
+
+
+async def test_a_rare_query_runs_on_one_plan_per_connection_with_the_same_answers(
+    settings: Settings,
+    database_url: str,
+    router: ShardRouter,
+    db: psycopg.Connection[DictRow],
+    indexed: dict[int, UUID],
+) -> None:
+    """With the frequent list expecting few matches in the newest window, the
+    all-windows statement names each partition and, once psycopg has
+    prepared it, runs on a generic plan; the answers are those of the
+    windows planned for their values."""
+    _list_exactly(db, {"": 1000})
+    query = SearchQuery(text="귤따기 체험", sort="newest", limit=50)
+    async with router.connection() as conn, conn.transaction():
+        custom = await PostgresSearchBackend(router, FrequentLexemes()).search_on(conn, query)
+    single = ShardRouter.from_settings(_single_search_connection(settings), database_url)
+    await single.open()
+    try:
+        backend = PostgresSearchBackend(single, FrequentLexemes(), SearchPartitions())
+        results = [await backend.search(query) for _ in range(7)]
+        async with single.connection(Workload.SEARCH) as conn:
+            cursor = await conn.execute(
+                "SELECT statement LIKE '%%uuid_send%%' AS once, sum(generic_plans) AS generic,"
+                " sum(custom_plans) AS custom FROM pg_prepared_statements"
+                " WHERE statement LIKE '%%WITH c AS MATERIALIZED%%' GROUP BY 1"
+            )
+            rows = await cursor.fetchall()
+    finally:
+        await single.close()
+    plans = {row["once"]: (row["generic"], row["custom"]) for row in rows}
+    assert plans[True][0] >= 1 and plans[True][1] == 0
+    assert plans.get(False, (0, 0))[0] == 0
+    assert set(indexed.values()) <= {hit.id for hit in custom.hits}
+    for result in results:
+        assert [hit.id for hit in result.hits] == [hit.id for hit in custom.hits]
+        assert (result.total, result.facets) == (custom.total, custom.facets)
+
+
+@pytest.mark.parametrize("case", ["empty list", "time range", "transaction"])
+async def test_a_search_is_planned_for_its_values_when_a_generic_plan_could_mislead(
+    settings: Settings,
+    database_url: str,
+    db: psycopg.Connection[DictRow],
+    indexed: dict[int, UUID],
+    monkeypatch: pytest.MonkeyPatch,
+    case: str,
+) -> None:
+    """No plan made once while the frequent list is empty (a frequent word
+    would read whole partitions), with a time range (its id condition would
+    read the primary key), or inside a transaction (nothing to switch)."""
+    _list_exactly(db, {} if case == "empty list" else {"": 1000})
+    sent: list[str] = []
+    ranking = postgres._execute_ranking
+
+    async def recording_ranking(conn: Any, statement: str, params: dict[str, Any]) -> Any:
+        sent.append(statement)
+        return await ranking(conn, statement, params)
+
+    monkeypatch.setattr(postgres, "_execute_ranking", recording_ranking)
+    since = datetime.now(UTC) - timedelta(days=3000)
+    query = SearchQuery(text="귤따기", created_from=since if case == "time range" else None)
+    single = ShardRouter.from_settings(_single_search_connection(settings), database_url)
+    await single.open()
+    try:
+        backend = PostgresSearchBackend(single, FrequentLexemes(), SearchPartitions())
+        if case == "transaction":
+            async with single.connection(Workload.SEARCH) as conn, conn.transaction():
+                result = await backend.search_on(conn, query)
+        else:
+            result = await backend.search(query)
+    finally:
+        await single.close()
+    assert set(indexed.values()) <= {hit.id for hit in result.hits}
+    assert sent and not [text for text in sent if "uuid_send" in text]
+
+
+async def test_a_partition_merged_away_since_the_list_was_read_costs_one_custom_plan(
+    router: ShardRouter, db: psycopg.Connection[DictRow], indexed: dict[int, UUID]
+) -> None:
+    """A statement naming a partition that no longer exists fails in
+    PostgreSQL; the search is then planned for its values and answers in
+    full, and the list is read again."""
+
+    class Stale(SearchPartitions):
+        forgotten = 0
+
+        async def of(self, conn: Any) -> list[SearchPartition] | None:
+            found = await super().of(conn)
+            gone = SearchPartition("question_search_y1999m01", UUID(int=1 << 80), UUID(int=2 << 80))
+            return found if self.forgotten else [*(found or []), gone]
+
+        def forget(self, conn: Any) -> None:
+            self.forgotten += 1
+            super().forget(conn)
+
+    _list_exactly(db, {"": 1000})
+    stale = Stale()
+    backend = PostgresSearchBackend(router, FrequentLexemes(), stale)
+    result = await backend.search(SearchQuery(text="귤따기", sort="newest", limit=50))
+    assert stale.forgotten == 1
+    assert set(indexed.values()) <= {hit.id for hit in result.hits}
+    again = await backend.search(SearchQuery(text="귤따기", sort="newest", limit=50))
+    assert [hit.id for hit in again.hits] == [hit.id for hit in result.hits]
+    assert stale.forgotten == 1
 
 
 def test_the_search_pool_is_sized_to_the_cores_and_never_resized() -> None:
