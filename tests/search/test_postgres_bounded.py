@@ -538,7 +538,7 @@ async def test_a_partition_merged_away_since_the_list_was_read_costs_one_custom_
 
         async def of(self, conn: Any) -> list[SearchPartition] | None:
             found = await super().of(conn)
-            gone = SearchPartition("question_search_y1999m01", UUID(int=1 << 80), UUID(int=2 << 80))
+            gone = SearchPartition("question_search_y1999m01", UUID(int=1 << 80))
             return found if self.forgotten else [*(found or []), gone]
 
         def forget(self, conn: Any) -> None:

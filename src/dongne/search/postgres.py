@@ -578,8 +578,8 @@ def _candidates(
 
 class SearchPartition(NamedTuple):
     name: str
+    # The smallest id it holds (its range's lower bound).
     low: UUID
-    high: UUID
 
 
 def _partition_candidates(
@@ -653,7 +653,7 @@ def _parsed_partitions(rows: list[dict[str, Any]]) -> list[SearchPartition] | No
         bound = _PARTITION_BOUND.match(row["bound"] or "")
         if bound is None or not _PARTITION_NAME.match(row["name"]):
             return None
-        partitions.append(SearchPartition(row["name"], UUID(bound[1]), UUID(bound[2])))
+        partitions.append(SearchPartition(row["name"], UUID(bound[1])))
     return partitions or None
 
 
