@@ -386,15 +386,19 @@ async def test_a_search_takes_its_partition_locks_on_the_fast_path(
     assert row["shared"] < 32
 
 
+def _single_search_connection(settings: Settings) -> Settings:
+    return settings.model_copy(update={"search_pool": PoolSettings(
+        min_size=1, max_size=1, statement_timeout_ms=30_000, acquire_timeout_s=5,
+        resize_floor=1, resize_ceiling=1,
+    )})  # fmt: skip
+
+
 async def test_a_failed_search_reports_its_error_and_leaves_the_connection_idle(
     settings: Settings, database_url: str, indexed: dict[int, UUID], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """One pooled connection: the search after a failed one runs on it (the
     failure: a ranking statement dividing by zero)."""
-    single = settings.model_copy(update={"search_pool": PoolSettings(
-        min_size=1, max_size=1, statement_timeout_ms=30_000, acquire_timeout_s=5,
-    )})  # fmt: skip
-    router = ShardRouter.from_settings(single, database_url)
+    router = ShardRouter.from_settings(_single_search_connection(settings), database_url)
     await router.open()
     try:
         backend = PostgresSearchBackend(router)
@@ -416,11 +420,7 @@ async def test_searches_beyond_the_search_pool_wait_their_turn(
     """The search pool is the admission queue: with one connection, six
     searches at once queue for it, each holds it for its statements alone,
     and every one answers as it would alone."""
-    single = settings.model_copy(update={"search_pool": PoolSettings(
-        min_size=1, max_size=1, statement_timeout_ms=30_000, acquire_timeout_s=5,
-        resize_ceiling=1,
-    )})  # fmt: skip
-    router = ShardRouter.from_settings(single, database_url)
+    router = ShardRouter.from_settings(_single_search_connection(settings), database_url)
     await router.open()
     try:
         backend = PostgresSearchBackend(router)
@@ -441,13 +441,6 @@ async def test_searches_beyond_the_search_pool_wait_their_turn(
         assert stats["requests_queued"] >= 1
     finally:
         await router.close()
-
-
-def _single_search_connection(settings: Settings) -> Settings:
-    return settings.model_copy(update={"search_pool": PoolSettings(
-        min_size=1, max_size=1, statement_timeout_ms=30_000, acquire_timeout_s=5,
-        resize_floor=1, resize_ceiling=1,
-    )})  # fmt: skip
 
 
 async def test_a_rare_query_runs_on_one_plan_per_connection_with_the_same_answers(
